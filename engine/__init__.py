@@ -24,10 +24,9 @@ _EXPORTS = {
     "save_run": "engine.checkpoint",
     "load_run": "engine.checkpoint",
     "resume": "engine.checkpoint",
-    "minimize": "engine.minimize",
 }
 
-__all__ = ["ENGINE_VERSION", *_EXPORTS]
+__all__ = ["ENGINE_VERSION", "minimize", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -36,3 +35,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+# Imported eagerly: the submodule engine.minimize would otherwise shadow the
+# function of the same name once anything imports the module directly.
+from engine.minimize import minimize  # noqa: E402

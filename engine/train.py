@@ -186,7 +186,8 @@ def train(
     base_lr = opt.lr
     sspec = schedules.REGISTRY[config.schedule]
     schedule = sspec.factory(base_lr, total_updates, **config.schedule_params)
-    plateau = schedules.Plateau(**config.schedule_params) if sspec.extra.get("plateau") else None
+    # reduce-on-plateau is the one schedule that listens to the validation loss
+    plateau = schedule.plateau if sspec.extra.get("plateau") else None
 
     # -- state: fresh or from a checkpoint ---------------------------------
     if start is None:
@@ -300,10 +301,7 @@ def train(
             m = Xb.shape[0]
             # -- one update -----------------------------------------------
             loop.updates += 1
-            lr = schedule(loop.updates)
-            if plateau is not None:
-                lr = max(lr * plateau.multiplier, plateau.min_lr)
-            opt.lr = lr
+            opt.lr = schedule(loop.updates)
             loss = net.loss_grad(params, Xb, Yb, grad, model_state)
             if not math.isfinite(loss):
                 status, diverged_at = "diverged", loop.updates
