@@ -2,9 +2,33 @@
 
 Every optimizer follows torch.optim 2.13's names, defaults, update order and
 eps placement; textbook variants are registered under their own names.
+Importing this package registers every family below.
 """
 
-from engine.optim import sgd  # noqa: F401  (registers sgd, gd, momentum, nesterov)
-from engine.optim.base import REGISTRY, Optimizer, create, register
+from engine.optim import (  # noqa: F401, I001  (importing registers; this order is the menu order)
+    sgd,
+    adagrad,
+    rmsprop,
+    adadelta,
+    adam,
+    adamax,
+    nadam,
+    radam,
+    asgd,
+    rprop,
+    lbfgs,
+    book,
+    gradlr,
+    adabound,
+    lookahead,
+)
+from engine.optim.base import (
+    REGISTRY,
+    Optimizer,
+    create,
+    register,
+    state_from_arrays,
+    state_to_arrays,
+)
 
-__all__ = ["REGISTRY", "Optimizer", "create", "register"]
+__all__ = ["REGISTRY", "Optimizer", "create", "register", "state_from_arrays", "state_to_arrays"]

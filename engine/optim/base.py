@@ -13,6 +13,11 @@ An optimizer is a small, explicit state machine:
 ``params`` and ``grad`` are flat 1-D float vectors of the same dtype. ``grad``
 is never modified. Scalar hyperparameter arithmetic happens in Python floats
 (IEEE double), as in torch, and array math stays in the params' dtype.
+
+A state holds only ``np.ndarray`` values (at least 1-D, in the params' dtype)
+and Python ``int`` / ``float`` / ``bool`` scalars: no ``None``, lists or nested
+dicts. :func:`state_to_arrays` and :func:`state_from_arrays` turn it into
+``.npz``-ready arrays and back, exactly.
 """
 
 from __future__ import annotations
@@ -58,26 +63,37 @@ class Optimizer:
     ) -> float | None:
         raise NotImplementedError
 
-    def buffer(self, name: str, like: np.ndarray) -> np.ndarray:
+    def buffer(self, name: str, like: np.ndarray, dtype: Any = None) -> np.ndarray:
         """A reusable work array shaped like ``like`` (not part of the state).
 
         Work arrays avoid an allocation per step, which dominates the cost of
-        an update at batch size 1.
+        an update at batch size 1. ``dtype`` overrides ``like``'s dtype (e.g.
+        ``bool`` for masks).
         """
+        dtype = like.dtype if dtype is None else np.dtype(dtype)
         buf = self._work.get(name)
-        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
-            buf = self._work[name] = np.empty_like(like)
+        if buf is None or buf.shape != like.shape or buf.dtype != dtype:
+            buf = self._work[name] = np.empty(like.shape, dtype=dtype)
         return buf
 
     def working_grad(
-        self, params: np.ndarray, grad: np.ndarray, weight_decay: float = 0.0
+        self,
+        params: np.ndarray,
+        grad: np.ndarray,
+        weight_decay: float = 0.0,
+        readonly: bool = False,
     ) -> np.ndarray:
         """torch's pre-processing: ``g = ±grad``, then ``g += weight_decay * θ``.
 
-        Returns a work buffer; ``grad`` itself is left untouched.
+        Returns a work buffer; ``grad`` itself is left untouched. With
+        ``readonly=True`` the caller promises not to write to the result, and
+        ``grad`` itself is returned when there is nothing to do (saves a copy).
         """
+        maximize = self.hp.get("maximize", False)
+        if readonly and not maximize and weight_decay == 0:
+            return grad
         g = self.buffer("g", grad)
-        if self.hp.get("maximize", False):
+        if maximize:
             np.negative(grad, out=g)
         else:
             np.copyto(g, grad)
@@ -87,6 +103,34 @@ class Optimizer:
             np.multiply(params, weight_decay, out=tmp)
             g += tmp
         return g
+
+    def decay_weights(self, params: np.ndarray, weight_decay: float) -> None:
+        """Decoupled weight decay, torch's ``param.mul_(1 - lr * weight_decay)``."""
+        if weight_decay != 0:
+            params *= 1 - self.lr * weight_decay
+
+    def lerp(self, a: np.ndarray, b: np.ndarray, w: float) -> None:
+        """``a.lerp_(b, w)`` in place, with torch's two-branch formula.
+
+        ``a + w·(b − a)`` when ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``; the
+        second branch makes ``w = 1`` return ``b`` exactly.
+        """
+        tmp = self.buffer("lerp", a)
+        np.subtract(b, a, out=tmp)
+        if abs(w) < 0.5:
+            tmp *= w
+            a += tmp
+        else:
+            tmp *= 1 - w
+            np.subtract(b, tmp, out=a)
+
+    def ema_sq(self, v: np.ndarray, g: np.ndarray, beta: float) -> None:
+        """torch's ``v.mul_(β).addcmul_(g, g, value=1-β)``: ``v·β + ((1−β)·g)·g``."""
+        tmp = self.buffer("ema_sq", g)
+        np.multiply(g, 1 - beta, out=tmp)
+        tmp *= g
+        v *= beta
+        v += tmp
 
     def state_norms(self, state: Mapping[str, Any]) -> dict[str, float]:
         """L2 norm of every array in the state, for the diagnostics charts."""
@@ -99,6 +143,50 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hp.items())
         return f"{self.name}({args})"
+
+
+def state_to_arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """An optimizer state as arrays for ``np.savez``; see :func:`state_from_arrays`.
+
+    Arrays are copied; Python ``bool`` / ``int`` / ``float`` scalars become 0-d
+    arrays of dtype ``bool`` / ``int64`` / ``float64``. Anything else (``None``,
+    lists, dicts) raises ``TypeError`` naming the key; so does a 0-d array.
+    """
+    out: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            if value.ndim == 0:
+                raise TypeError(f"state.{key}: a 0-d array is not allowed; use a Python scalar")
+            out[key] = value.copy()
+        elif isinstance(value, bool | np.bool_):
+            out[key] = np.array(bool(value), dtype=np.bool_)
+        elif isinstance(value, int | np.integer):
+            out[key] = np.array(int(value), dtype=np.int64)
+        elif isinstance(value, float | np.floating):
+            out[key] = np.array(float(value), dtype=np.float64)
+        else:
+            raise TypeError(
+                f"state.{key}: {type(value).__name__} is not allowed; "
+                "allowed: an array or a Python int, float or bool"
+            )
+    return out
+
+
+def state_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Inverse of :func:`state_to_arrays`: 0-d arrays become Python scalars."""
+    state: dict[str, Any] = {}
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if value.ndim == 0:
+            if value.dtype == np.bool_:
+                state[key] = bool(value)
+            elif np.issubdtype(value.dtype, np.integer):
+                state[key] = int(value)
+            else:
+                state[key] = float(value)
+        else:
+            state[key] = value.copy()
+    return state
 
 
 def register(spec: Spec) -> Spec:

@@ -42,8 +42,9 @@ class SGD(Optimizer):
     def __init__(self, **hp: Any) -> None:
         if hp.get("nesterov") and (hp.get("momentum", 0) <= 0 or hp.get("dampening", 0) != 0):
             raise ValueError(
-                "optimizer_params.nesterov: Nesterov momentum requires momentum > 0 "
-                "and dampening = 0"
+                f"optimizer_params.nesterov: True is not allowed with momentum="
+                f"{hp.get('momentum', 0)!r} and dampening={hp.get('dampening', 0)!r}; "
+                "allowed: Nesterov momentum needs momentum > 0 and dampening = 0"
             )
         super().__init__(**hp)
 
@@ -81,7 +82,6 @@ class SGD(Optimizer):
         tmp = self.buffer("upd", params)
         np.multiply(g, -self.hp["lr"], out=tmp)
         params += tmp
-        return None
 
 
 def _sgd_preset(**fixed: Any):

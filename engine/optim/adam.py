@@ -1,0 +1,101 @@
+"""Adam and AdamW, with AMSGrad and decoupled weight decay.
+
+torch.optim.Adam (2.13)::
+
+    g ← ±∇ ; t ← t + 1
+    if λ ≠ 0:  decoupled ? θ ← θ·(1 − γλ) : g ← g + λθ
+    m ← lerp(m, g, 1 − β₁)                       β₁·m + (1 − β₁)·g
+    v ← β₂·v + (1 − β₂)·g²
+    bc1 ← 1 − β₁ᵗ ;  bc2 ← 1 − β₂ᵗ               Python floats
+    if amsgrad: v̂ ← max(v̂, v)  (max of the RAW v), else v̂ ← v
+    θ ← θ − (γ / bc1) · m / (√v̂ / √bc2 + ε)     ε AFTER the bias correction
+
+AdamW is Adam with ``decoupled_weight_decay=True`` forced and
+``weight_decay=1e-2``. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8.
+
+References: Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization"
+(= Goodfellow et al. Alg. 8.7); Reddi, Kale & Kumar (2018) for AMSGrad;
+Loshchilov & Hutter (2019), "Decoupled Weight Decay Regularization";
+torch.optim.Adam / AdamW.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.optim import hypers as H
+from engine.optim.base import Optimizer, register
+from engine.spec import Hyper, Spec
+
+
+class Adam(Optimizer):
+    name = "adam"
+    decoupled = False
+
+    def init(self, params: np.ndarray) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "step": 0, "exp_avg": np.zeros_like(params), "exp_avg_sq": np.zeros_like(params)
+        }
+        if self.hp["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(params)
+        return state
+
+    def step(self, params, grad, state, closure=None):
+        b1, b2 = self.hp["betas"]
+        lr, wd = self.lr, self.hp["weight_decay"]
+        decoupled = self.decoupled or self.hp.get("decoupled_weight_decay", False)
+        g = self.working_grad(params, grad, 0.0 if decoupled else wd, readonly=True)
+        state["step"] += 1
+        t = state["step"]
+        if decoupled:
+            self.decay_weights(params, wd)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        self.lerp(m, g, 1 - b1)
+        self.ema_sq(v, g, b2)
+        bc1 = 1 - b1**t
+        bc2 = 1 - b2**t
+        step_size = lr / bc1
+        if self.hp["amsgrad"]:
+            v = state["max_exp_avg_sq"]
+            np.maximum(v, state["exp_avg_sq"], out=v)
+        d = self.buffer("d", params)
+        np.sqrt(v, out=d)
+        d /= bc2**0.5
+        d += self.hp["eps"]
+        # torch: param.addcdiv_(m, denom, value=-step_size) -> θ + (-step_size·m)/denom
+        upd = self.buffer("upd", params)
+        np.multiply(m, -step_size, out=upd)
+        upd /= d
+        params += upd
+
+
+class AdamW(Adam):
+    name = "adamw"
+    decoupled = True
+
+
+_EPS = H.eps(1e-8, "ε added to the bias-corrected √v̂ (outside the square root).")
+
+register(Spec(
+    "adam",
+    (H.lr(1e-3), H.betas(), _EPS, H.WEIGHT_DECAY, H.AMSGRAD, H.MAXIMIZE, H.DECOUPLED),
+    help="torch.optim.Adam: momentum plus RMSProp scaling, both bias-corrected.",
+    reference="Kingma & Ba 2015; Goodfellow et al. Alg. 8.7; Reddi et al. 2018; torch.optim.Adam",
+    factory=Adam,
+    label="Adam",
+))
+register(Spec(
+    "adamw",
+    (
+        H.lr(1e-3), H.betas(), _EPS,
+        Hyper("weight_decay", 1e-2, 0.0, 1.0,
+              help="Decoupled weight decay λ: θ ← θ(1 − γλ) before the Adam step."),
+        H.AMSGRAD, H.MAXIMIZE,
+    ),
+    help="torch.optim.AdamW: Adam with decoupled weight decay θ ← θ(1 − γλ).",
+    reference="Loshchilov & Hutter 2019; torch.optim.AdamW",
+    factory=AdamW,
+    label="AdamW",
+))
