@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("float", "int", "bool", "choice", "pair", "optimizer", "params")
+KINDS = ("float", "int", "bool", "choice", "pair", "optimizer", "params", "str")
 
 
 def _fmt(x: Any) -> str:
@@ -44,6 +44,7 @@ class Hyper:
       ``inner``).
     * ``"params"``: a dict of hyperparameters for the optimizer named by the
       ``"optimizer"`` hyper of the same spec.
+    * ``"str"``: free text, such as an uploaded CSV's sha256 or its target column.
     """
 
     name: str
@@ -81,6 +82,8 @@ class Hyper:
             return "one of " + ", ".join(_fmt(c) for c in self.choices)
         if self.kind == "pair" and i is None:
             return f"a pair ({self.allowed(0)}; {self.allowed(1)})"
+        if self.kind == "str":
+            return "a string"
         if self.kind in ("optimizer", "params"):
             return "a registered optimizer" if self.kind == "optimizer" else "a dict"
         lo, hi = self._bounds(i)
@@ -142,6 +145,10 @@ class Hyper:
         if self.kind == "optimizer":
             if not isinstance(value, str):
                 raise ValueError(f"{where}: {value!r} is not an optimizer name")
+            return value
+        if self.kind == "str":
+            if not isinstance(value, str):
+                raise ValueError(f"{where}: {value!r} is not allowed; allowed: a string")
             return value
         if self.kind == "params":
             if not isinstance(value, Mapping):

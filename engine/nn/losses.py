@@ -1,0 +1,154 @@
+"""Matched output-activation + loss pairs, computed from the logits.
+
+=============== ========== ============ =========================================
+name            output     task         loss (mean)
+=============== ========== ============ =========================================
+sigmoid_bce     sigmoid    binary       mean over all elements of
+                                        log(1 + e^z) - y z   (BCE from logits)
+softmax_ce      softmax    multiclass   mean over the batch of
+                                        logsumexp(z) - <y, z>  (y one-hot)
+identity_mse    identity   regression   mean over all elements of (z - y)^2
+=============== ========== ============ =========================================
+
+For these pairs the gradient with respect to the logits is the residual
+``y_hat - y`` divided by the number of averaged terms (times 2 for MSE): the
+shortcut scikit-learn documents in ``_backprop``. The losses match torch's
+``BCEWithLogitsLoss``, ``CrossEntropyLoss`` and ``MSELoss`` (mean reduction).
+
+``extra`` of each spec:
+
+* ``output``, ``task``;
+* ``value(z, Y) -> float``: the mean loss of (n, k) logits against (n, k)
+  targets (a convenience for tests and the UI).
+
+and, on class-major (k, n) arrays as the MLP stores them:
+
+* ``output_t(z, out) -> out``: the output activation (stable);
+* ``value_t(z, Y) -> float``: the mean loss from logits, ``z`` left untouched;
+* ``train_t(z, Y, p, delta) -> float``: one fused pass for training. Writes
+  the outputs into ``p`` (``p`` may be ``z`` for the identity output) and
+  ``dL/dz`` into ``delta``; may overwrite ``z``; returns the mean loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from engine.spec import Registry, Spec
+
+LOSSES = Registry("loss")
+
+# output activation -> loss, task -> output
+OUTPUT_LOSS = {"sigmoid": "sigmoid_bce", "softmax": "softmax_ce", "identity": "identity_mse"}
+TASK_OUTPUT = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}
+
+
+# Internally the MLP stores everything class-major: z, Y, p, delta have shape
+# (k, n), one column per sample, so the reductions over the k classes run
+# along axis 0 over contiguous rows. The ``*_t`` functions take that layout;
+# ``value`` (in ``extra``) takes the usual (n, k) arrays.
+
+# softmax + cross-entropy ---------------------------------------------------
+def softmax_t(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.subtract(z, np.maximum.reduce(z, axis=0), out=out)
+    np.exp(out, out=out)
+    out /= np.add.reduce(out, axis=0)
+    return out
+
+
+def softmax_ce_value_t(z: np.ndarray, Y: np.ndarray) -> float:
+    zs = z - np.maximum.reduce(z, axis=0)
+    lse = np.log(np.add.reduce(np.exp(zs), axis=0))
+    return (float(lse.sum()) - float(np.vdot(Y, zs))) / z.shape[1]
+
+
+def softmax_ce_train_t(z, Y, p, delta) -> float:
+    n = z.shape[1]
+    z -= np.maximum.reduce(z, axis=0)  # log-sum-exp shift, per sample
+    yz = np.vdot(Y, z)  # sum_i <y_i, z_i>; one-hot columns sum to 1
+    np.exp(z, out=p)
+    s = np.add.reduce(p, axis=0)
+    p /= s
+    np.subtract(p, Y, out=delta)
+    delta *= 1.0 / n
+    return (float(np.log(s).sum()) - float(yz)) / n
+
+
+# sigmoid + binary cross-entropy --------------------------------------------
+def sigmoid_t(z, out):
+    return expit(z, out=out)
+
+
+def sigmoid_bce_value_t(z, Y) -> float:
+    # log(1 + e^z) - y z  ==  -[y log s(z) + (1 - y) log(1 - s(z))], stably
+    return (float(np.logaddexp(0.0, z).sum()) - float(np.vdot(Y, z))) / z.size
+
+
+def sigmoid_bce_train_t(z, Y, p, delta) -> float:
+    m = z.size
+    expit(z, out=p)
+    np.subtract(p, Y, out=delta)
+    delta *= 1.0 / m
+    return (float(np.logaddexp(0.0, z).sum()) - float(np.vdot(Y, z))) / m
+
+
+# identity + mean squared error ---------------------------------------------
+def identity_t(z, out):
+    if out is not z:
+        np.copyto(out, z)
+    return out
+
+
+def identity_mse_value_t(z, Y) -> float:
+    r = z - Y
+    return float(np.vdot(r, r)) / z.size
+
+
+def identity_mse_train_t(z, Y, p, delta) -> float:
+    m = z.size
+    if p is not z:
+        np.copyto(p, z)
+    np.subtract(z, Y, out=delta)
+    loss = float(np.vdot(delta, delta)) / m
+    delta *= 2.0 / m
+    return loss
+
+
+def _sample_major(value_t):
+    def value(z: np.ndarray, Y: np.ndarray) -> float:
+        """Mean loss of (n, k) logits ``z`` against (n, k) targets ``Y``."""
+        z, Y = np.asarray(z), np.asarray(Y)
+        if z.ndim == 1:
+            z, Y = z[:, None], Y.reshape(-1, 1)
+        return value_t(np.ascontiguousarray(z.T), np.ascontiguousarray(Y.T))
+    return value
+
+
+def _register(name, label, output, task, output_fn, value_t, train_t, help, reference):
+    LOSSES.register(Spec(
+        name=name, label=label, help=help, reference=reference,
+        extra={"output": output, "task": task, "value": _sample_major(value_t),
+               "output_t": output_fn, "value_t": value_t, "train_t": train_t},
+    ))
+
+
+_register("sigmoid_bce", "Sigmoid + binary cross-entropy", "sigmoid", "binary",
+          sigmoid_t, sigmoid_bce_value_t, sigmoid_bce_train_t,
+          "BCE from logits: mean of log(1 + e^z) - y z; dL/dz = (sigmoid(z) - y) / n.",
+          "torch.nn.BCEWithLogitsLoss")
+_register("softmax_ce", "Softmax + cross-entropy", "softmax", "multiclass",
+          softmax_t, softmax_ce_value_t, softmax_ce_train_t,
+          "Mean of logsumexp(z) - z_y; dL/dz = (softmax(z) - y) / n.",
+          "torch.nn.CrossEntropyLoss")
+_register("identity_mse", "Identity + mean squared error", "identity", "regression",
+          identity_t, identity_mse_value_t, identity_mse_train_t,
+          "Mean over all elements of (z - y)^2; dL/dz = 2 (z - y) / (n k).",
+          "torch.nn.MSELoss")
+
+
+def loss_for_output(output: str) -> Spec:
+    """The loss spec matched to an output activation."""
+    if output not in OUTPUT_LOSS:
+        raise ValueError(f"output: {output!r} is not allowed; allowed: {', '.join(OUTPUT_LOSS)}")
+    return LOSSES[OUTPUT_LOSS[output]]
