@@ -9,34 +9,17 @@
 surface, and ``python -m engine`` is the command line.
 """
 
-from importlib import import_module
-from typing import Any
-
 ENGINE_VERSION = "0.1.0"
 
-# Public names, imported on first use so that ``import engine.optim`` stays
-# light and submodules can import ENGINE_VERSION without a cycle.
-_EXPORTS = {
-    "RunConfig": "engine.config",
-    "RunResult": "engine.train",
-    "train": "engine.train",
-    "decision_surface": "engine.train",
-    "save_run": "engine.checkpoint",
-    "load_run": "engine.checkpoint",
-    "resume": "engine.checkpoint",
-}
-
-__all__ = ["ENGINE_VERSION", "minimize", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'engine' has no attribute {name!r}")
-
-
-# Imported eagerly: the submodule engine.minimize would otherwise shadow the
-# function of the same name once anything imports the module directly.
+# Imported after ENGINE_VERSION (submodules read it) and eagerly: the
+# submodules engine.train and engine.minimize would otherwise shadow the
+# functions of the same name.
+from engine.config import RunConfig  # noqa: E402
+from engine.train import RunResult, decision_surface, train  # noqa: E402
+from engine.checkpoint import load_run, resume, save_run  # noqa: E402
 from engine.minimize import minimize  # noqa: E402
+
+__all__ = [
+    "ENGINE_VERSION", "RunConfig", "RunResult", "decision_surface", "load_run", "minimize",
+    "resume", "save_run", "train",
+]

@@ -112,9 +112,9 @@ def _metric(task: str, output: np.ndarray, y: np.ndarray) -> float:
 
 
 def _evaluate(net: MLP, params, X, Y, y, state, task) -> tuple[float, float]:
-    loss = float(net.loss(params, X, Y, state))
-    out = net.predict(params, X, state)
-    return loss, _metric(task, out, y)
+    loss, out = net.evaluate(params, X, Y, state)
+    # R² is invariant to the target standardisation, so compare in scaled units
+    return float(loss), _metric(task, out, Y if task == "regression" else y)
 
 
 def _correct(task: str, output: np.ndarray, y: np.ndarray) -> int:

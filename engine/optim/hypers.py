@@ -10,7 +10,7 @@ from engine.spec import Hyper
 
 
 def lr(default: float, help: str = "Learning rate γ (step size).", low_open: bool = False) -> Hyper:
-    return Hyper("lr", default, 0.0, 10.0, log=True, help=help, low_open=low_open)
+    return Hyper("lr", default, 0.0, 1000.0, log=True, help=help, low_open=low_open)
 
 
 def eps(default: float, help: str = "ε added to the denominator for numerical stability.") -> Hyper:

@@ -24,7 +24,7 @@ import numpy as np
 from engine.optim.base import Optimizer, register
 from engine.spec import Hyper, Spec
 
-LR = Hyper("lr", 1e-3, 0.0, 10.0, log=True, help="Learning rate γ (step size).")
+LR = Hyper("lr", 1e-3, 0.0, 1000.0, log=True, help="Learning rate γ (step size).")
 MOMENTUM = Hyper("momentum", 0.0, 0.0, 1.0, help="Momentum factor μ; 0 turns momentum off.")
 DAMPENING = Hyper(
     "dampening", 0.0, 0.0, 1.0, help="Dampening τ: the new gradient enters the buffer as (1 − τ)·g."
@@ -105,7 +105,7 @@ register(Spec(
 ))
 register(Spec(
     "gd",
-    (Hyper("lr", 0.1, 0.0, 10.0, log=True, help="Learning rate α."), WEIGHT_DECAY),
+    (Hyper("lr", 0.1, 0.0, 1000.0, log=True, help="Learning rate α."), WEIGHT_DECAY),
     help="Plain gradient descent x ← x − α·f′(x), as on the slides (sgd, momentum 0).",
     reference="Deck 000 'vanilla_gd'; Goodfellow et al. Alg. 8.1",
     factory=_sgd_preset(),
@@ -113,7 +113,7 @@ register(Spec(
 ))
 register(Spec(
     "momentum",
-    (Hyper("lr", 0.1, 0.0, 10.0, log=True, help="Learning rate α."),
+    (Hyper("lr", 0.1, 0.0, 1000.0, log=True, help="Learning rate α."),
      Hyper("momentum", 0.9, 0.0, 1.0, high_open=True, help="Momentum μ (the slides' μ or φ)."),
      WEIGHT_DECAY),
     help="Gradient descent with momentum: v ← μv − αg; θ ← θ + v (sgd with momentum).",
@@ -123,7 +123,7 @@ register(Spec(
 ))
 register(Spec(
     "nesterov",
-    (Hyper("lr", 0.1, 0.0, 10.0, log=True, help="Learning rate α."),
+    (Hyper("lr", 0.1, 0.0, 1000.0, log=True, help="Learning rate α."),
      Hyper("momentum", 0.9, 0.0, 1.0, low_open=True, high_open=True, help="Momentum μ."),
      WEIGHT_DECAY),
     help="Nesterov accelerated gradient (sgd with nesterov=True).",

@@ -84,7 +84,8 @@ def test_store_put_get_list_delete(tmp_path):
 
 def test_store_keeps_diverged_runs(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
-    bad = train(cfg(optimizer="sgd", optimizer_params={"lr": 1e4}, epochs=3))
+    bad = train(cfg(dataset="digits", hidden=(32,), optimizer="sgd", optimizer_params={"lr": 100.0},
+                    epochs=5, batch_size=32))
     assert bad.status == "diverged"
     store.put(bad)
     back = store.get(bad.key)
