@@ -168,6 +168,12 @@ def train(
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
+    # A diverging run overflows on purpose; it is reported through its status.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _train(config, callback, start)
+
+
+def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None) -> RunResult:
     ds = data.load(
         config.dataset, config.dataset_params, config.val_fraction, config.test_fraction,
         config.seed, config.dtype,
