@@ -1,0 +1,246 @@
+"""Compare optimizers: the same data, model, initial weights and batches for each."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import cache, charts, entries, sidebar, state, summaries
+from ui.pages import use_router
+from ui.results import chart_with_download, guard, log_toggle, number, x_axis_picker
+
+PAGE = "compare"
+DEFAULTS = {
+    "dataset": "digits",
+    "hidden": (64,),
+    "epochs": 20,
+    "mode": "minibatch",
+    "batch_size": 32,
+}
+DEFAULT_ENTRIES = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam"]
+# learning rates that work for the default task (the registry keeps torch's defaults)
+OVERRIDES = {
+    "sgd": {"lr": 0.05, "momentum": 0.9},
+    "gd": {"lr": 0.05},
+    "momentum": {"lr": 0.05},
+    "nesterov": {"lr": 0.05},
+    "adam": {"lr": 0.001},
+    "adamw": {"lr": 0.001, "weight_decay": 0.01},
+    "rmsprop": {"lr": 0.001},
+    "adagrad": {"lr": 0.01},
+    "nadam": {"lr": 0.002},
+}
+METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2"]
+
+use_router()
+st.title("Compare optimizers")
+st.caption(
+    "Every optimizer trains the same network on the same data, from the same initial "
+    "weights and with the same batches, so any difference is the update rule's. Add a "
+    "copy of one optimizer to compare two settings of it."
+)
+state.begin(PAGE)
+
+fields = sidebar.model_and_data_sidebar(
+    PAGE, DEFAULTS, lambda f: sidebar.training_sidebar(PAGE, sidebar.n_train(f), None, DEFAULTS)
+)
+
+chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
+params = entries.settings(PAGE, chosen, OVERRIDES)
+
+c1, c2, c3, c4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+with c1:
+    seeds = state.bind(
+        st.number_input,
+        "compare_seeds",
+        1,
+        lambda r: state.parse_int(r, 1, 5),
+        "Seeds per optimizer",
+        min_value=1,
+        max_value=5,
+        step=1,
+        help="Run each optimizer with k seeds (different initial weights, splits "
+        "and batches) and draw the mean with a band.",
+    )
+with c2:
+    spread = state.bind(
+        st.selectbox,
+        "compare_band",
+        "std",
+        lambda r: state.parse_choice(r, ["std", "minmax"]),
+        "Band",
+        ["std", "minmax"],
+        format_func={"std": "± 1 std", "minmax": "min–max"}.get,
+        disabled=seeds < 2,
+        help="Spread over the seeds.",
+    )
+with c3:
+    targets = list(summaries.TARGETS)
+    target_col = state.bind(
+        st.selectbox,
+        "compare_target_metric",
+        "val_loss",
+        lambda r: state.parse_choice(r, targets),
+        "Target",
+        targets,
+        format_func=summaries.TARGETS.get,
+        help="The leaderboard reports when each optimizer first reached it.",
+    )
+with c4:
+    target = state.bind(
+        st.number_input,
+        "compare_target",
+        0.3,
+        lambda r: state.parse_float(r),
+        "Target value",
+        format="%g",
+        step=0.05,
+    )
+
+configs, problems = [], []
+for entry in chosen:
+    for s in range(int(seeds)):
+        try:
+            cfg = sidebar.make_config(
+                fields,
+                optimizer=entries.base(entry),
+                optimizer_params=params[entry],
+                seed=fields["seed"] + s,
+            )
+            configs.append((entry, s, cfg))
+        except ValueError as e:
+            problems.append(f"**{entries.title(entry)}**: {e}")
+            break
+for p in dict.fromkeys(problems):
+    st.error(p, icon=":material/error:")
+
+run = st.button(
+    "Run comparison",
+    key="compare_run",
+    type="primary",
+    disabled=not configs,
+    icon=":material/play_arrow:",
+    help="Train every chosen optimizer (runs already made are read back at once).",
+)
+
+results = []
+with guard("The comparison"):
+    for i, (entry, s, cfg) in enumerate(configs):
+        label = f"{entries.title(entry)} ({i + 1}/{len(configs)}) · "
+        r = (
+            cache.run(cfg, label=label, label_store=entries.legend_label(entry, params[entry]))
+            if run
+            else cache.lookup(cfg)
+        )
+        if r is not None:
+            results.append((entry, s, r))
+
+if not chosen:
+    st.info("Choose at least one optimizer.")
+elif len(results) < len(configs):
+    if results:
+        st.info(
+            f"{len(results)} of {len(configs)} runs are ready. Press **Run comparison** for "
+            "the rest.",
+            icon=":material/play_arrow:",
+        )
+    else:
+        st.info(
+            "Press **Run comparison** to train every chosen optimizer.",
+            icon=":material/play_arrow:",
+        )
+
+if results:
+    frames, rows = [], []
+    for entry, s, r in results:
+        lab = entries.legend_label(entry, params[entry])
+        frames.append(r.history.assign(label=lab, seed=s))
+        rows.append(summaries.run_row(lab, r, target_col, float(target), s))
+    hist = pd.concat(frames, ignore_index=True)
+    board = summaries.leaderboard(rows)
+
+    c1, c2, c3, _ = st.columns([3, 2, 1, 1])
+    with c1:
+        x = x_axis_picker("compare_x")
+    with c2:
+        available = [m for m in METRICS if m in hist]
+        y = state.bind(
+            st.selectbox,
+            "compare_metric",
+            "val_loss",
+            lambda r: state.parse_choice(r, METRICS),
+            "Curve",
+            available,
+            format_func=charts.title_of,
+            fix=lambda v: v if v in available else "val_loss",
+        )
+    with c3:
+        log_y = log_toggle("compare_log_y", default=False)
+
+    tab_curves, tab_small, tab_board, tab_diag = st.tabs(
+        ["Curves", "Small multiples", "Leaderboard", "Learning rate & gradients"]
+    )
+    with tab_curves, guard("The curves"):
+        if seeds > 1:
+            chart = charts.band(hist, y, x=x, kind=spread, log_y=log_y)
+            what = "± 1 std" if spread == "std" else "min–max"
+            note = f"Lines are the mean over {seeds} seeds, the band is {what}."
+        else:
+            chart = charts.curves(hist, y, x=x, log_y=log_y)
+            note = "Hover to read every optimizer's value; click a legend entry to pick one out."
+        chart_with_download(chart, f"compare-{y}")
+        st.caption(
+            note + " An optimizer that wins per epoch can lose per second: switch the "
+            "x-axis to wall time."
+        )
+    with tab_small, guard("The small multiples"):
+        first = hist[hist["seed"] == 0]
+        chart_with_download(
+            charts.small_multiples(first, ["train_loss", "val_loss"], x=x, log_y=log_y),
+            "compare-small-multiples",
+        )
+        st.caption(
+            "One panel per optimizer on shared axes: training loss dashed, validation "
+            "loss solid. Panels where the two split apart overfit."
+        )
+    with tab_board:
+        st.dataframe(
+            board,
+            hide_index=True,
+            key="compare_board",
+            column_config={
+                c: st.column_config.NumberColumn(format="%.4g")
+                for c in board.columns
+                if board[c].dtype.kind == "f"
+            },
+        )
+        best = board.iloc[0]
+        st.caption(
+            f"Ranked by best validation loss (mean over seeds). Best: **{best['optimizer']}** "
+            f"at {number(best['best val loss'])}. Target: {summaries.TARGETS[target_col]} "
+            f"{target:g}; an empty cell: not reached."
+        )
+        st.download_button(
+            "Curves of all runs (CSV)",
+            hist.to_csv(index=False),
+            "compare-curves.csv",
+            "text/csv",
+            key="compare_dl_curves",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+    with tab_diag, guard("The diagnostics"):
+        first = hist[hist["seed"] == 0]
+        left, right = st.columns(2)
+        with left:
+            chart_with_download(
+                charts.lr_curve(first, x=x, color="label", log_y=True), "compare-lr"
+            )
+        with right:
+            chart_with_download(
+                charts.curves(first, "update_ratio", x=x, log_y=True), "compare-update-ratio"
+            )
+        st.caption(
+            "Left: each optimizer's learning rate. Right: the relative size of its "
+            "updates; adaptive methods take similar-size steps in every layer."
+        )
+
+state.finish()

@@ -1,0 +1,175 @@
+"""Modes & batch size: full batch vs one sample per update vs mini-batches."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from engine import optim
+from ui import cache, charts, sidebar, state, summaries
+from ui.pages import use_router
+from ui.results import chart_with_download, guard, log_toggle
+
+PAGE = "modes"
+DEFAULTS = {"dataset": "digits", "hidden": (64,), "epochs": 10}
+SIZES = ["1", "8", "16", "32", "64", "128", "256", "512", "full"]
+DEFAULT_SIZES = ["1", "16", "32", "64", "128", "256", "full"]
+
+
+def size_title(s: str) -> str:
+    return {"1": "1 (one sample per update)", "full": "full batch"}.get(s, s)
+
+
+use_router()
+st.title("Modes & batch size")
+st.caption(
+    "The same network, optimizer and number of epochs, with different batch sizes. "
+    "Small batches make many cheap, noisy updates per epoch; the full batch makes one "
+    "exact but expensive update. Which is fastest depends on whether you count epochs, "
+    "updates or seconds."
+)
+state.begin(PAGE)
+
+
+def optimizer(fields: dict) -> dict:
+    name, params = sidebar.optimizer_section(PAGE, "sgd", {"sgd": {"lr": 0.05}})
+    return {"optimizer": name, "optimizer_params": params}
+
+
+fields = sidebar.model_and_data_sidebar(PAGE, DEFAULTS, optimizer)
+name = fields["optimizer"]
+n_train = sidebar.n_train(fields)
+c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+with c1:
+    sizes = state.bind(
+        st.multiselect,
+        "modes_sizes",
+        DEFAULT_SIZES,
+        lambda raw: state.parse_list(raw, lambda p: state.parse_choice(p, SIZES)),
+        "Batch sizes",
+        SIZES,
+        format_func=size_title,
+        to_text=lambda v: ",".join(v),
+        help=f"Samples per update. The training split has {n_train or '?'} samples.",
+    )
+with c2:
+    target = state.bind(
+        st.number_input,
+        "modes_target",
+        0.5,
+        lambda r: state.parse_float(r, 0.0),
+        "Target val loss",
+        min_value=0.0,
+        format="%g",
+        step=0.05,
+        help="The table reports when each batch size first reached it.",
+    )
+sizes = sorted(sizes, key=lambda s: float("inf") if s == "full" else int(s))
+
+full_only = optim.REGISTRY[name].extra.get("full_batch_only")
+configs, notes = [], []
+for s in sizes:
+    if full_only and s != "full":
+        notes.append(
+            f"{optim.REGISTRY[name].title} needs the full batch; batch size {s} is skipped."
+        )
+        continue
+    if s == "full":
+        mode, b = "batch", n_train or 1
+    elif s == "1":
+        mode, b = "sgd", 1
+    else:
+        mode, b = "minibatch", int(s)
+        if n_train is not None and b >= n_train:
+            notes.append(
+                f"Batch size {s} is not smaller than the training split ({n_train}); "
+                "it is the full batch."
+            )
+            continue
+    try:
+        configs.append((s, b, sidebar.make_config(fields, mode=mode, batch_size=b)))
+    except ValueError as e:
+        st.error(f"**Batch size {s}**: {e}", icon=":material/error:")
+        break
+for n in notes:
+    st.caption(n)
+
+run = st.button(
+    "Run all batch sizes",
+    key="modes_run",
+    type="primary",
+    disabled=not configs,
+    icon=":material/play_arrow:",
+)
+results = []
+with guard("The runs"):
+    for i, (s, b, cfg) in enumerate(configs):
+        label = f"batch size {size_title(s)} ({i + 1}/{len(configs)}) · "
+        r = cache.run(cfg, label=label) if run else cache.lookup(cfg)
+        if r is not None:
+            results.append((s, b, r))
+if configs and len(results) < len(configs):
+    st.info(
+        "Press **Run all batch sizes** to train the missing ones."
+        if results
+        else "Press **Run all batch sizes** to train every batch size on the same epoch budget.",
+        icon=":material/play_arrow:",
+    )
+
+if results:
+    rows, frames = [], []
+    for s, b, r in results:
+        lab = "full" if s == "full" else f"b={s}"
+        mode = {"1": "one sample per update", "full": "full batch"}.get(s, "mini-batch")
+        rows.append(summaries.timing_row(mode, b, r, float(target)) | {"label": lab})
+        frames.append(r.history.assign(label=lab))
+    table = pd.DataFrame(rows)
+    hist = pd.concat(frames, ignore_index=True)
+    st.subheader("Timing")
+    st.dataframe(
+        table.drop(columns="label"),
+        hide_index=True,
+        key="modes_table",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.4g")
+            for c in table.columns
+            if table[c].dtype.kind == "f"
+        },
+    )
+    st.caption(
+        "Like the lecture's table of batch size against training time: small batches "
+        "pay Python and NumPy overhead on every update, so their time per epoch is "
+        "high even though each update is cheap. An empty cell: the target was not reached."
+    )
+    with guard("The timing chart"):
+        bars = (
+            alt.Chart(table)
+            .mark_bar()
+            .encode(
+                x=alt.X("label:N", sort=None, title="batch size", axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("time / epoch (s):Q", title="seconds per epoch"),
+                tooltip=[c for c in table.columns if c != "label"][:8],
+            )
+            .properties(height=240)
+        )
+        chart_with_download(bars, "modes-time-per-epoch")
+
+    st.subheader("Curves")
+    c1, c2 = st.columns([1, 5])
+    with c1:
+        log_y = log_toggle("modes_log_y")
+    tabs = st.tabs(["vs epochs", "vs updates", "vs wall time"])
+    notes = {
+        "epoch": "Per epoch, small batches are ahead: they made many more updates.",
+        "updates": "Per update (log scale), large batches are ahead: each of their steps "
+        "follows a more exact gradient.",
+        "time_s": "Per second, the winner is usually in between: the sweet spot of the mini-batch.",
+    }
+    for tab, x in zip(tabs, ["epoch", "updates", "time_s"], strict=True):
+        with tab, guard("The curves"):
+            chart_with_download(
+                charts.curves(hist, "val_loss", x=x, log_y=log_y, log_x=(x == "updates")),
+                f"modes-{x}",
+            )
+            st.caption(notes[x])
+
+state.finish()

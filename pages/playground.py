@@ -1,0 +1,297 @@
+"""Playground: optimizers' paths on a test surface, and learning-rate schedules."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine import schedules, surfaces
+from engine.minimize import minimize
+from ui import charts, entries, state
+from ui.pages import use_router
+from ui.results import chart_with_download, guard, log_toggle
+from ui.widgets import choose, clamp, hyper_widget, spec_params
+
+PAGE = "playground"
+DEFAULT_SURFACE = "ravine" if "ravine" in surfaces.REGISTRY else next(iter(surfaces.REGISTRY))
+DEFAULT_ENTRIES = ["gd", "momentum", "nesterov", "adam"]
+OVERRIDES = {
+    "nesterov": {"lr": 0.05},
+    "adam": {"lr": 0.3},
+    "rmsprop": {"lr": 0.05},
+    "adagrad": {"lr": 0.5},
+}
+DEFAULT_SCHEDULES = ["constant", "step", "cosine", "warmup_cosine"]
+GRID = 120
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def trajectory(
+    surface: str,
+    optimizer: str,
+    x0: tuple,
+    steps: int,
+    schedule: str,
+    schedule_json: str,
+    params_json: str,
+) -> np.ndarray:
+    return minimize(
+        surface,
+        optimizer,
+        list(x0),
+        steps,
+        schedule=schedule,
+        schedule_params=json.loads(schedule_json),
+        **_params(params_json),
+    )
+
+
+def _params(params_json: str) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(params_json).items()}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def grid(surface: str) -> dict:
+    spec = surfaces.REGISTRY[surface]
+    f_grid, bounds = spec.extra["f_grid"], spec.extra["bounds"]
+    xs = np.linspace(*bounds[0], GRID)
+    with np.errstate(all="ignore"):
+        if spec.extra["dim"] == 1:
+            return {"xs": xs, "z": np.asarray(f_grid(xs), float)}
+        ys = np.linspace(*bounds[1], GRID)
+        xx, yy = np.meshgrid(xs, ys)
+        return {
+            "xs": xs,
+            "ys": ys,
+            "z": np.asarray(f_grid(xx, yy), float),
+            "f_min": spec.extra.get("f_min"),
+        }
+
+
+use_router()
+st.title("Playground")
+st.caption(
+    "Watch optimizers walk downhill on a surface you can see. Each path starts at the "
+    "same point; drag the step slider to replay them. Below, preview how a "
+    "learning-rate schedule changes the step size over a run."
+)
+state.begin(PAGE)
+
+with st.sidebar:
+    st.subheader("Surface")
+    surface = choose(surfaces.REGISTRY, "playground_surface", "Surface", DEFAULT_SURFACE)
+    spec = surfaces.REGISTRY[surface]
+    dim, bounds = spec.extra["dim"], spec.extra["bounds"]
+    start = []
+    cols = st.columns(dim)
+    for i in range(dim):
+        lo, hi = bounds[i]
+        with cols[i]:
+            start.append(
+                state.bind(
+                    st.number_input,
+                    f"playground_start.{surface}.{i}",
+                    float(spec.extra["start"][i]),
+                    lambda r, lo=lo, hi=hi: state.parse_float(r, lo, hi),
+                    f"start x{'₁₂'[i] if dim > 1 else ''}",
+                    min_value=float(lo),
+                    max_value=float(hi),
+                    step=0.1,
+                    format="%g",
+                    fix=clamp(lo, hi),
+                    help="Where every path begins.",
+                )
+            )
+    steps = state.bind(
+        st.number_input,
+        "playground_steps",
+        60,
+        lambda r: state.parse_int(r, 1, 2000),
+        "Steps",
+        min_value=1,
+        max_value=2000,
+        step=10,
+        fix=clamp(1, 2000),
+        help="Updates per optimizer.",
+    )
+    with st.expander("Learning-rate schedule of the paths"):
+        path_schedule = choose(
+            schedules.REGISTRY, "playground_path_schedule", "Schedule", "constant"
+        )
+        path_sched_params = spec_params(
+            schedules.REGISTRY[path_schedule], f"playground_psched.{path_schedule}"
+        )
+
+chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
+params = entries.settings(PAGE, chosen, OVERRIDES, columns=4)
+
+frames, notes = [], []
+with guard("The trajectories"):
+    for entry in chosen:
+        try:
+            traj = trajectory(
+                surface,
+                entries.base(entry),
+                tuple(start),
+                int(steps),
+                path_schedule,
+                json.dumps(path_sched_params, sort_keys=True),
+                json.dumps(params[entry], sort_keys=True),
+            )
+        except ValueError as e:
+            st.error(f"**{entries.title(entry)}**: {e}", icon=":material/error:")
+            continue
+        with np.errstate(all="ignore"):
+            f = np.asarray(spec.extra["f_grid"](*traj.T), float)
+        df = pd.DataFrame(
+            {
+                "label": entries.legend_label(entry, params[entry]),
+                "step": np.arange(len(traj)),
+                "x": traj[:, 0],
+                "f": f,
+            }
+        )
+        if dim == 2:
+            df["y"] = traj[:, 1]
+        bad = ~np.isfinite(traj).all(axis=1)
+        if bad.any():
+            notes.append(
+                f"**{entries.title(entry)}** diverged at step {int(np.argmax(bad))}: "
+                "lower its learning rate."
+            )
+        else:
+            lo = np.array([b[0] for b in bounds])
+            hi = np.array([b[1] for b in bounds])
+            outside = ((traj < lo) | (traj > hi)).any(axis=1)
+            if outside.any():
+                notes.append(
+                    f"**{entries.title(entry)}** leaves the plotted window at step "
+                    f"{int(np.argmax(outside))}."
+                )
+        frames.append(df)
+
+if not chosen:
+    st.info("Choose at least one optimizer.")
+if frames:
+    paths = pd.concat(frames, ignore_index=True)
+    step = state.bind(
+        st.slider,
+        "playground_step",
+        int(steps),
+        lambda r: state.parse_int(r, 0),
+        "Step",
+        min_value=0,
+        max_value=int(steps),
+        step=1,
+        fix=clamp(0, int(steps)),
+        help="Move it to replay the paths step by step.",
+    )
+    for n in notes:
+        st.warning(n, icon=":material/warning:")
+    left, right = st.columns([3, 2])
+    with left, guard("The surface chart"):
+        g = grid(surface)
+        minima = spec.extra.get("minima", ()) if dim == 2 else ()
+        chart_with_download(
+            charts.surface_chart(g, paths, step=step, minima=minima), "playground-paths"
+        )
+        st.caption(
+            "Grey lines are contours of f (closer lines: steeper); crosses mark the minima; "
+            "diamonds are each optimizer's position at the chosen step."
+            if dim == 2
+            else "The grey curve is f; each optimizer's iterates are dots on it; diamonds mark "
+            "the position at the chosen step."
+        )
+    with right, guard("The loss chart"):
+        f_min = spec.extra.get("f_min")
+        log_y = (
+            log_toggle("playground_log_y", "Log of f − f*", default=False)
+            if f_min is not None
+            else False
+        )
+        chart_with_download(
+            charts.loss_by_step(paths, step=step, log_y=log_y, f_min=f_min), "playground-loss"
+        )
+        st.caption(
+            "f at each step. A flat stretch is a plateau or a saddle; a rising one is a "
+            "step size that is too large."
+        )
+
+st.divider()
+st.header("Learning-rate schedules")
+st.caption(
+    "A schedule is a function of the update index. Preview a few side by side before "
+    "using one on the Train page."
+)
+names = list(schedules.REGISTRY)
+c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="bottom")
+with c1:
+    picked = state.bind(
+        st.multiselect,
+        "playground_schedules",
+        [n for n in DEFAULT_SCHEDULES if n in names],
+        lambda raw: state.parse_list(raw, lambda p: state.parse_choice(p, names)),
+        "Schedules",
+        names,
+        format_func=lambda n: schedules.REGISTRY[n].title,
+        to_text=lambda v: ",".join(v),
+    )
+with c2:
+    from engine.spec import Hyper
+
+    base_lr = hyper_widget(
+        Hyper(
+            "lr",
+            0.1,
+            0.0,
+            10.0,
+            log=True,
+            low_open=True,
+            label="Base lr",
+            help="The learning rate the schedule starts from.",
+        ),
+        "playground_sched_lr",
+    )
+with c3:
+    total = state.bind(
+        st.number_input,
+        "playground_sched_total",
+        1000,
+        lambda r: state.parse_int(r, 1, 100_000),
+        "Updates",
+        min_value=1,
+        max_value=100_000,
+        step=100,
+        help="Length of the run.",
+    )
+frames = []
+if picked:
+    cols = st.columns(min(len(picked), 4))
+    for i, n in enumerate(picked):
+        sspec = schedules.REGISTRY[n]
+        with cols[i % len(cols)], st.expander(f"{sspec.title} settings", icon=":material/tune:"):
+            st.caption(sspec.help)
+            sp = spec_params(sspec, f"playground_sched.{n}")
+        try:
+            lrs = schedules.preview(n, float(base_lr), int(total), **sp)
+            frames.append(
+                pd.DataFrame(
+                    {"label": sspec.title, "update": np.arange(1, len(lrs) + 1), "lr": lrs}
+                )
+            )
+        except ValueError as e:
+            st.error(f"**{sspec.title}**: {e}", icon=":material/error:")
+if frames:
+    with guard("The schedule chart"):
+        log_lr = log_toggle("playground_sched_log", "Log y")
+        chart_with_download(
+            charts.schedule_chart(pd.concat(frames, ignore_index=True), log_lr), "schedules"
+        )
+        if any(schedules.REGISTRY[n].extra.get("plateau") for n in picked):
+            st.caption(
+                "A plateau schedule reacts to the validation loss, so its preview stays "
+                "flat: it lowers the rate only when progress stalls during training."
+            )
+
+state.finish()

@@ -1,0 +1,188 @@
+"""Runs: every stored run, to filter, overlay, download, delete or reopen."""
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import streamlit as st
+
+from ui import cache, charts, sidebar, state
+from ui.pages import use_router
+from ui.results import chart_with_download, guard, log_toggle, x_axis_picker
+
+PAGE = "runs"
+METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2", "lr"]
+
+
+def run_name(row: pd.Series) -> str:
+    """The run's label, or what tells it apart: optimizer, mode, batch size, seed, key."""
+    if row["label"]:
+        return f"{row['label']} · {row['key'][:6]}"
+    mode = {"batch": "full batch", "sgd": "b=1"}.get(row["mode"], f"b={row['batch_size']}")
+    return f"{row['optimizer']} · {row['dataset']} · {mode} · seed {row['seed']} · {row['key'][:6]}"
+
+
+def delete(keys: list[str]) -> None:
+    cache.store().delete(keys)
+    cache.clear()
+    st.session_state.pop("runs_table", None)
+
+
+use_router()
+st.title("Runs")
+st.caption(
+    "Every run anyone trained on this server is kept, keyed by its complete "
+    "configuration, so a configuration is never trained twice. Select rows to overlay "
+    "their curves, download them, delete them, or open one on the Train page."
+)
+state.begin(PAGE)
+
+with guard("The run store"):
+    runs = cache.store().list()
+    if runs.empty:
+        st.info(
+            "No runs yet. Train something on the Train, Compare or Modes page.",
+            icon=":material/inbox:",
+        )
+    else:
+        runs["label"] = runs["label"].fillna("")
+        with st.sidebar:
+            st.subheader("Filter")
+            filters = {}
+            for col, title in [
+                ("dataset", "Dataset"),
+                ("optimizer", "Optimizer"),
+                ("status", "Status"),
+            ]:
+                values = sorted(runs[col].dropna().unique().tolist())
+                filters[col] = state.bind(
+                    st.multiselect,
+                    f"runs_{col}",
+                    [],
+                    lambda raw, values=values: state.parse_list(
+                        raw, lambda p: state.parse_choice(p, values)
+                    ),
+                    title,
+                    values,
+                    to_text=lambda v: ",".join(v),
+                    help="Empty: all.",
+                )
+            search = state.bind(st.text_input, "runs_search", "", str, "Label or key contains")
+        view = runs
+        for col, chosen in filters.items():
+            if chosen:
+                view = view[view[col].isin(chosen)]
+        if search:
+            s = search.lower()
+            view = view[
+                view["label"].str.lower().str.contains(s, regex=False)
+                | view["key"].str.contains(s, regex=False)
+            ]
+        view = view.reset_index(drop=True)
+        st.caption(f"{len(view)} of {len(runs)} runs. Click column headers to sort.")
+        shown = view.assign(mode=view["mode"].map(lambda m: sidebar.MODE_TITLES.get(m, m)))
+        event = st.dataframe(
+            shown,
+            key="runs_table",
+            on_select="rerun",
+            selection_mode="multi-row",
+            hide_index=True,
+            height=min(420, 38 + 35 * max(len(view), 1)),
+            column_config={
+                "key": st.column_config.TextColumn("key", width="small"),
+                "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+                "best_val_loss": st.column_config.NumberColumn("best val loss", format="%.4g"),
+                "final_val_loss": st.column_config.NumberColumn("final val loss", format="%.4g"),
+                "final_val_metric": st.column_config.NumberColumn(
+                    "final val acc / R²", format="%.4g"
+                ),
+                "test_loss": st.column_config.NumberColumn("test loss", format="%.4g"),
+                "total_s": st.column_config.NumberColumn("time (s)", format="%.3g"),
+            },
+        )
+        rows = [r for r in event.selection.rows if r < len(view)]
+        keys = view.loc[rows, "key"].tolist()
+        if not keys:
+            st.info("Select one or more rows to compare them.", icon=":material/touch_app:")
+        else:
+            store = cache.store()
+            hist = store.histories(keys)
+            c1, c2, c3 = st.columns([3, 2, 1])
+            with c1:
+                x = x_axis_picker("runs_x")
+            with c2:
+                available = [m for m in METRICS if m in hist]
+                y = state.bind(
+                    st.selectbox,
+                    "runs_metric",
+                    "val_loss",
+                    lambda r: state.parse_choice(r, METRICS),
+                    "Curve",
+                    available,
+                    format_func=charts.title_of,
+                    fix=lambda v: v if v in available else "val_loss",
+                )
+            with c3:
+                log_y = log_toggle("runs_log_y")
+            names = {r["key"]: run_name(r) for _, r in view[view["key"].isin(keys)].iterrows()}
+            hist["run"] = hist["key"].map(names)
+            with guard("The curves"):
+                chart_with_download(
+                    charts.curves(hist, y, x=x, color="run", log_y=log_y), "runs-curves"
+                )
+
+            configs = {k: store.config(k).to_dict() for k in keys}
+            b1, b2, b3, b4 = st.columns(4)
+            b1.download_button(
+                "Curves (long CSV)",
+                hist.to_csv(index=False),
+                "runs-curves.csv",
+                "text/csv",
+                key="runs_dl_curves",
+                icon=":material/table:",
+                on_click="ignore",
+            )
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for k, cfg in configs.items():
+                    z.writestr(f"config-{k}.json", json.dumps(cfg, indent=2))
+            b2.download_button(
+                "Configs (JSON, zipped)",
+                buf.getvalue(),
+                "runs-configs.zip",
+                "application/zip",
+                key="runs_dl_configs",
+                icon=":material/data_object:",
+                on_click="ignore",
+                help="One JSON file per selected run.",
+            )
+            if b3.button(
+                "Open in Train",
+                key="runs_open",
+                icon=":material/open_in_new:",
+                disabled=len(keys) != 1,
+                help="Show this run's configuration on the Train page (select exactly one run).",
+            ):
+                state.forget("train")
+                st.switch_page(
+                    "pages/train.py", query_params=sidebar.config_query(store.config(keys[0]))
+                )
+            with b4.popover("Delete selected", icon=":material/delete:"):
+                st.write(
+                    f"Delete {len(keys)} run(s) from the store? They will be trained again "
+                    "when someone asks for them."
+                )
+                st.button(
+                    "Delete", key="runs_delete", type="primary", on_click=delete, args=(keys,)
+                )
+            if len(keys) == 1:
+                outside = sidebar.fields_outside_ui(store.config(keys[0]))
+                if outside:
+                    st.caption(
+                        "The Train page cannot set "
+                        + ", ".join(outside)
+                        + " of this run; it would open with their defaults."
+                    )
+
+state.finish()

@@ -1,0 +1,180 @@
+"""Train: one network, one optimizer, every diagnostic."""
+
+import json
+
+import streamlit as st
+
+from engine import data, optim
+from engine.config import RunConfig
+from engine.train import decision_surface
+from ui import cache, charts, sidebar, state
+from ui.pages import use_router
+from ui.results import (
+    chart_with_download,
+    downloads,
+    guard,
+    log_toggle,
+    status_note,
+    summary_metrics,
+    x_axis_picker,
+)
+
+PAGE = "train"
+DEFAULTS = {
+    "dataset": "moons" if "moons" in data.REGISTRY else "digits",
+    "hidden": (16, 16),
+    "epochs": 30,
+    "batch_size": 32,
+}
+OVERRIDES = {"adam": {"lr": 0.01}}  # a curved boundary within the default 30 epochs
+
+use_router()
+st.title("Train")
+st.caption(
+    "Train one network with one optimizer and look inside: the loss curves, the learning "
+    "rate, each layer's gradient, what the optimizer remembers and, for 2-D data, the "
+    "decision boundary. Change a setting in the sidebar, then press **Train**."
+)
+state.begin(PAGE)
+
+
+def optimizer_and_mode(fields: dict) -> dict:
+    name, params = sidebar.optimizer_section(
+        PAGE, "adam" if "adam" in optim.REGISTRY else "sgd", OVERRIDES
+    )
+    mode = sidebar.training_sidebar(PAGE, sidebar.n_train(fields), name, DEFAULTS)
+    return {"optimizer": name, "optimizer_params": params, **mode}
+
+
+fields = sidebar.model_and_data_sidebar(PAGE, DEFAULTS, optimizer_and_mode)
+
+config = None
+try:
+    config = sidebar.make_config(fields)
+except ValueError as e:
+    st.error(f"**This configuration cannot run.** {e}", icon=":material/error:")
+
+clicked = st.button(
+    "Train",
+    key="train_run",
+    type="primary",
+    disabled=config is None,
+    icon=":material/play_arrow:",
+    help="Train this configuration (a configuration that was already trained is shown at once).",
+)
+
+result, stale = None, False
+with guard("Training"):
+    if config is not None and clicked:
+        result = cache.run(config)
+        st.session_state["train_last"] = config.to_json()
+    elif config is not None:
+        result = cache.lookup(config)
+    if result is None and st.session_state.get("train_last"):
+        result = cache.lookup(RunConfig.from_dict(json.loads(st.session_state["train_last"])))
+        stale = result is not None
+
+if result is None:
+    st.info("Press **Train** to run this configuration.", icon=":material/play_arrow:")
+else:
+    if stale:
+        st.info(
+            "The settings changed since this run: press **Train** to run them. "
+            "The charts below show your previous run.",
+            icon=":material/history:",
+        )
+    status_note(result)
+    summary_metrics(result)
+    c1, c2, _ = st.columns([3, 1, 2])
+    with c1:
+        x = x_axis_picker("train_x")
+    with c2:
+        log_y = log_toggle("train_log_y")
+    h = result.history
+    metric_col = "val_r2" if result.task == "regression" else "val_acc"
+    two_d = bool(data.REGISTRY[result.config.dataset].extra.get("two_d"))
+    names = (
+        [
+            "Loss & " + ("R²" if result.task == "regression" else "accuracy"),
+            "Learning rate",
+            "Gradients",
+            "Optimizer state",
+        ]
+        + (["Decision boundary"] if two_d else [])
+        + ["Data"]
+    )
+    tabs = dict(zip(names, st.tabs(names), strict=True))
+    with tabs[names[0]], guard("The loss chart"):
+        left, right = st.columns(2)
+        with left:
+            chart_with_download(
+                charts.curves(
+                    h, ["train_loss", "val_loss"], x=x, color=None, log_y=log_y, y_title="loss"
+                ),
+                "loss",
+            )
+        with right:
+            ys = [c for c in ("train_acc", metric_col) if c in h]
+            chart_with_download(
+                charts.curves(
+                    h, ys, x=x, color=None, y_title="R²" if metric_col == "val_r2" else "accuracy"
+                ),
+                "metric",
+            )
+        st.caption(
+            "Dashed: training split, solid: validation split. A widening gap is "
+            "overfitting. Switch the x-axis to wall time to compare what runs cost, "
+            "not only how many epochs they took."
+        )
+    with tabs["Learning rate"], guard("The learning-rate chart"):
+        chart_with_download(charts.lr_curve(h, x=x, log_y=log_y), "learning-rate")
+        st.caption(
+            "The learning rate each evaluation used: flat unless a schedule is chosen "
+            "(sidebar → Schedule, stopping and clipping)."
+        )
+    with tabs["Gradients"], guard("The gradient chart"):
+        left, right = st.columns(2)
+        with left:
+            chart_with_download(charts.grad_norms(h, x=x), "gradient-norms")
+        with right:
+            chart_with_download(
+                charts.curves(h, "update_ratio", x=x, color=None, log_y=True), "update-ratio"
+            )
+        st.caption(
+            "Left: the gradient norm of each layer (log scale). When the first layer's "
+            "norm is orders of magnitude below the output layer's, gradients vanish "
+            "(try ReLU, batch norm or another initializer). Right: how much one update "
+            "changes the weights relative to their size; about 10⁻³ is healthy."
+        )
+    with tabs["Optimizer state"], guard("The optimizer-state chart"):
+        if any(c.startswith("state_norm_") for c in h.columns):
+            chart_with_download(charts.state_norms(h, x=x), "optimizer-state")
+            st.caption(
+                "What the optimizer remembers between updates: momentum buffers, Adam's "
+                "first and second moments, AdaGrad's accumulator (it only grows, so "
+                "AdaGrad's steps only shrink)."
+            )
+        else:
+            st.info(
+                f"{optim.REGISTRY[result.config.optimizer].title} keeps no state between "
+                "updates: each step uses only the current gradient."
+            )
+    if two_d:
+        with tabs["Decision boundary"], guard("The decision boundary"):
+            surf = decision_surface(result)
+            task = (
+                "regression"
+                if result.task == "regression"
+                else ("binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass")
+            )
+            chart_with_download(charts.decision_boundary(surf, task), "decision-boundary")
+            st.caption(
+                "The background is what the trained network predicts at each point of "
+                "the plane; dots are the training samples. Compare a linear model "
+                "(empty hidden layers) with a deeper one."
+            )
+    with tabs["Data"]:
+        st.dataframe(h, hide_index=True, height=260)
+        downloads(result, f"run-{result.key[:8]}", PAGE)
+
+state.finish()

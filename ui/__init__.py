@@ -1,0 +1,2 @@
+"""The dashboard's building blocks: spec-rendered widgets, Altair charts,
+query-parameter state and the one cached training wrapper."""

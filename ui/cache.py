@@ -1,0 +1,134 @@
+"""The one training wrapper: a config is trained once, then read back.
+
+``run(config)`` looks the run up by ``config.key()``: first in Streamlit's
+data cache (shared by every session of the server), then in the SQLite
+:class:`engine.store.RunStore`, which survives restarts; only a config that
+was never run calls ``engine.train``, with a progress bar updated every
+epoch. Sessions asking for the same new config at the same time wait for one
+training instead of each running it.
+
+Changing a widget while a run is in progress makes Streamlit stop the script
+at the next progress update; the run is abandoned and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import streamlit as st
+
+import engine
+from engine import paths
+from engine.config import RunConfig
+
+# engine.train calls made by this process (tests read it)
+TRAIN_CALLS = 0
+
+_fresh: dict[str, Any] = {}  # results just trained, handed to the data cache
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class _NotStored(Exception):
+    """The run is not in the store (never cached: Streamlit does not cache exceptions)."""
+
+
+@st.cache_resource(show_spinner=False)
+def get_store(path: str):
+    """One RunStore per store file, shared by all sessions."""
+    from engine.store import RunStore
+
+    return RunStore(path)
+
+
+def store():
+    return get_store(str(paths.store_path()))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _load(key: str, config_json: str, store_path: str):
+    """The stored result of ``key``; raises _NotStored for a run never made."""
+    result = _fresh.pop(key, None)
+    if result is None:
+        result = get_store(store_path).get(key)
+    if result is None:
+        raise _NotStored(key)
+    return result
+
+
+def lookup(config: RunConfig):
+    """The result of ``config`` if it was ever run, else None (never trains)."""
+    try:
+        return _load(config.key(), config.to_json(), str(paths.store_path()))
+    except _NotStored:
+        return None
+
+
+def _lock(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def run(config: RunConfig, label: str = "", label_store: str | None = None):
+    """The RunResult of ``config``: from the caches, or trained now with a progress bar."""
+    found = lookup(config)
+    if found is not None:
+        return found
+    key = config.key()
+    lock = _lock(key)
+    if not lock.acquire(blocking=False):
+        with st.spinner("Another session is training this exact configuration; waiting for it…"):
+            lock.acquire()
+    try:
+        found = lookup(config)
+        if found is not None:
+            return found
+        result = _train(config, label)
+        if result.status == "interrupted":
+            return result
+        try:
+            store().put(result, label=label_store)
+        except Exception as e:  # noqa: BLE001 - a read-only disk must not lose the result
+            st.toast(f"This run could not be saved to the run store: {e}")
+        _fresh[key] = result
+        return _load(key, config.to_json(), str(paths.store_path()))
+    finally:
+        lock.release()
+
+
+def _train(config: RunConfig, label: str):
+    global TRAIN_CALLS
+    bar = st.progress(0.0, text=f"{label}starting…")
+    last = [0.0]
+
+    def callback(p: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if now - last[0] < 0.15 and p["fraction"] < 1:
+            return
+        last[0] = now
+        metric = p.get("val_acc", p.get("val_r2"))
+        extra = (
+            ""
+            if metric is None
+            else (f" · val acc {metric:.3f}" if "val_acc" in p else f" · val R² {metric:.3f}")
+        )
+        bar.progress(
+            min(max(float(p["fraction"]), 0.0), 1.0),
+            text=(
+                f"{label}epoch {p['epoch']}/{p['epochs']} · train loss {p['train_loss']:.4g} · "
+                f"val loss {p['val_loss']:.4g}{extra} · {p['time_s']:.1f} s"
+            ),
+        )
+
+    TRAIN_CALLS += 1
+    try:
+        return engine.train(config, callback)  # looked up at call time: tests count calls
+    finally:
+        bar.empty()
+
+
+def clear() -> None:
+    """Forget cached results (the store keeps them)."""
+    _load.clear()

@@ -1,0 +1,590 @@
+"""Chart builders: pandas DataFrames in, Altair charts out.
+
+Pure functions (no Streamlit), so they are unit-tested on hand-made frames.
+Line charts share one interaction: clicking a legend entry highlights that
+series, and hovering shows a vertical rule with every series' value there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+X_TITLES = {
+    "epoch": "epoch",
+    "updates": "updates (optimizer steps)",
+    "samples_seen": "samples seen",
+    "time_s": "wall time (s)",
+    "step": "step",
+}
+Y_TITLES = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "train_acc": "training accuracy",
+    "val_acc": "validation accuracy",
+    "val_r2": "validation R²",
+    "lr": "learning rate",
+    "update_ratio": "‖Δθ‖ / ‖θ‖",
+    "loss": "f(x)",
+}
+SPLITS = {
+    "train_loss": "train",
+    "val_loss": "validation",
+    "train_acc": "train",
+    "val_acc": "validation",
+    "val_r2": "validation",
+}
+HEIGHT = 300
+
+
+def title_of(column: str) -> str:
+    return Y_TITLES.get(column) or X_TITLES.get(column) or column.replace("_", " ")
+
+
+def _clean(df: pd.DataFrame, cols: Sequence[str], log_y: bool = False) -> pd.DataFrame:
+    """Drop rows whose plotted values are not finite (or, on a log y axis, not positive)."""
+    out = df.replace([np.inf, -np.inf], np.nan).dropna(subset=list(cols))
+    if log_y:
+        out = out[out[cols[-1]] > 0]
+    return out
+
+
+def _long(
+    df: pd.DataFrame, y: str | Sequence[str], keep: Sequence[str]
+) -> tuple[pd.DataFrame, str]:
+    """One value column ``value`` and a ``series`` column when several y columns are drawn."""
+    if isinstance(y, str):
+        return df, y
+    cols = [c for c in y if c in df.columns]
+    ids = [c for c in dict.fromkeys(keep) if c in df.columns]
+    long = df.melt(id_vars=ids, value_vars=cols, var_name="series", value_name="value")
+    long["series"] = long["series"].map(lambda c: SPLITS.get(c, title_of(c)))
+    return long, "value"
+
+
+def curves(
+    df: pd.DataFrame,
+    y: str | Sequence[str],
+    x: str = "epoch",
+    color: str | None = "label",
+    log_y: bool = False,
+    log_x: bool = False,
+    title: str | None = None,
+    y_title: str | None = None,
+    height: int = HEIGHT,
+    mark_x: float | None = None,
+) -> alt.Chart:
+    """Lines of ``y`` against ``x``, one per ``color`` value.
+
+    ``mark_x`` draws a dashed vertical rule there (e.g. the current step).
+
+    Several ``y`` columns (e.g. train and validation loss) are drawn dashed /
+    solid per series when ``color`` also splits the data, else coloured.
+    The legend is interactive (click to highlight) and hovering shows values.
+    """
+    if color is not None and color not in df.columns:
+        color = None
+    data, value = _long(df, y, [x, color] if color else [x])
+    several = not isinstance(y, str)
+    data = _clean(data, [x, value], log_y)
+    if log_x:
+        data = data[data[x] > 0]
+    dash = "series" if several else None
+    if color is None and several:
+        color = "series"
+    y_name = y_title or (title_of(y) if isinstance(y, str) else "")
+    if several and not y_title:
+        y_name = " / ".join(dict.fromkeys(title_of(c).split()[-1] for c in y))
+    x_enc = alt.X(
+        f"{x}:Q", title=X_TITLES.get(x, x), scale=alt.Scale(type="log") if log_x else alt.Undefined
+    )
+    y_enc = alt.Y(
+        f"{value}:Q", title=y_name, scale=alt.Scale(type="log" if log_y else "linear", zero=False)
+    )
+    tooltip = [alt.Tooltip(f"{x}:Q", title=X_TITLES.get(x, x), format=".4~g")]
+    if color:
+        tooltip.insert(0, alt.Tooltip(f"{color}:N", title=color))
+    if dash and dash != color:
+        tooltip.insert(1, alt.Tooltip(f"{dash}:N", title="series"))
+    tooltip.append(alt.Tooltip(f"{value}:Q", title=y_name or value, format=".4~g"))
+
+    base = alt.Chart(data).encode(x=x_enc, y=y_enc)
+    layers = []
+    line = base.mark_line(strokeWidth=2, interpolate="linear")
+    if color:
+        pick = alt.selection_point(fields=[color], bind="legend", name="legend_pick")
+        line = line.encode(
+            color=alt.Color(
+                f"{color}:N",
+                title=color,
+                legend=alt.Legend(orient="right", symbolType="stroke", labelLimit=360),
+            ),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+        ).add_params(pick)
+    if dash:
+        line = line.encode(
+            strokeDash=alt.StrokeDash(
+                f"{dash}:N",
+                title="series",
+                scale=alt.Scale(domain=["train", "validation"], range=[[4, 3], [1, 0]])
+                if set(data[dash].unique()) <= {"train", "validation"}
+                else alt.Undefined,
+            )
+        )
+    layers.append(line)
+    # hover: a rule at the nearest x and the points there, with tooltips
+    hover = alt.selection_point(
+        fields=[x], nearest=True, on="pointerover", empty=False, clear="pointerout", name="hover"
+    )
+    points = (
+        base.mark_point(filled=True, size=40)
+        .encode(
+            opacity=alt.condition(hover, alt.value(1.0), alt.value(0.0)),
+            tooltip=tooltip,
+            **({"color": alt.Color(f"{color}:N")} if color else {}),
+        )
+        .add_params(hover)
+    )
+    rule = (
+        alt.Chart(data)
+        .mark_rule(color="gray", opacity=0.5)
+        .encode(x=f"{x}:Q")
+        .transform_filter(hover)
+    )
+    layers += [points, rule]
+    if mark_x is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame({x: [mark_x]}))
+            .mark_rule(color="black", strokeDash=[4, 3])
+            .encode(x=f"{x}:Q")
+        )
+    chart = alt.layer(*layers).properties(height=height)
+    if title:
+        chart = chart.properties(title=title)
+    return chart
+
+
+def small_multiples(
+    df: pd.DataFrame,
+    y: str | Sequence[str],
+    x: str = "epoch",
+    facet: str = "label",
+    columns: int = 3,
+    log_y: bool = False,
+) -> alt.FacetChart:
+    """One small chart per ``facet`` value with shared axes (train dashed, validation solid)."""
+    data, value = _long(df, y, [x, facet])
+    data = _clean(data, [x, value], log_y)
+    several = not isinstance(y, str)
+    enc: dict[str, Any] = {
+        "x": alt.X(f"{x}:Q", title=X_TITLES.get(x, x)),
+        "y": alt.Y(
+            f"{value}:Q",
+            title=title_of(y) if isinstance(y, str) else "",
+            scale=alt.Scale(type="log" if log_y else "linear", zero=False),
+        ),
+        "tooltip": [
+            alt.Tooltip(f"{facet}:N"),
+            alt.Tooltip(f"{x}:Q", format=".4~g"),
+            alt.Tooltip(f"{value}:Q", format=".4~g"),
+        ],
+    }
+    if several:
+        enc["color"] = alt.Color("series:N", title="series")
+        enc["strokeDash"] = alt.StrokeDash(
+            "series:N",
+            title="series",
+            scale=alt.Scale(domain=["train", "validation"], range=[[4, 3], [1, 0]]),
+        )
+    return (
+        alt.Chart(data)
+        .mark_line()
+        .encode(**enc)
+        .properties(width=220, height=150)
+        .facet(facet=alt.Facet(f"{facet}:N", title=None), columns=columns)
+        .resolve_scale(y="shared")
+    )
+
+
+def band_frame(
+    df: pd.DataFrame, y: str, x: str = "epoch", group: str = "label", kind: str = "std"
+) -> pd.DataFrame:
+    """Mean and a band (± one std, or min–max) of ``y`` over the runs in each group.
+
+    Runs are aligned on ``x``; the band needs at least one value per x.
+    """
+    data = _clean(df, [x, y])
+    g = data.groupby([group, x])[y]
+    out = g.mean().rename("mean").to_frame()
+    if kind == "minmax":
+        out["lo"], out["hi"] = g.min(), g.max()
+    else:
+        sd = g.std(ddof=0).fillna(0.0)
+        out["lo"], out["hi"] = out["mean"] - sd, out["mean"] + sd
+    out["runs"] = g.count()
+    return out.reset_index()
+
+
+def band(
+    df: pd.DataFrame,
+    y: str,
+    x: str = "epoch",
+    group: str = "label",
+    kind: str = "std",
+    log_y: bool = False,
+    height: int = HEIGHT,
+) -> alt.LayerChart:
+    """Mean line and shaded band (``mark_area``) of ``y`` over seeds, one per ``group``."""
+    data = band_frame(df, y, x, group, kind)
+    if log_y:
+        data = data[(data["mean"] > 0)]
+        data = data.assign(lo=data["lo"].clip(lower=data["mean"] * 1e-3))
+    pick = alt.selection_point(fields=[group], bind="legend", name="legend_pick")
+    scale = alt.Scale(type="log" if log_y else "linear", zero=False)
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{x}:Q", title=X_TITLES.get(x, x)),
+        color=alt.Color(f"{group}:N", title=group),
+    )
+    what = "± 1 std" if kind == "std" else "min–max"
+    area = base.mark_area(opacity=0.18).encode(
+        y=alt.Y("lo:Q", title=f"{title_of(y)} (mean, band {what})", scale=scale),
+        y2="hi:Q",
+        opacity=alt.condition(pick, alt.value(0.22), alt.value(0.03)),
+    )
+    line = (
+        base.mark_line(strokeWidth=2)
+        .encode(
+            y=alt.Y("mean:Q", scale=scale),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+            tooltip=[
+                alt.Tooltip(f"{group}:N"),
+                alt.Tooltip(f"{x}:Q", format=".4~g"),
+                alt.Tooltip("mean:Q", format=".4~g"),
+                alt.Tooltip("lo:Q", format=".4~g"),
+                alt.Tooltip("hi:Q", format=".4~g"),
+                alt.Tooltip("runs:Q"),
+            ],
+        )
+        .add_params(pick)
+    )
+    return alt.layer(area, line).properties(height=height)
+
+
+def prefixed(
+    df: pd.DataFrame, prefix: str, x: str = "epoch", color: str | None = None
+) -> pd.DataFrame:
+    """Long frame of the columns starting with ``prefix`` (``name`` = the rest)."""
+    cols = [c for c in df.columns if c.startswith(prefix)]
+    ids = [c for c in (x, color) if c and c in df.columns]
+    long = df[ids + cols].melt(id_vars=ids, value_vars=cols, var_name="name", value_name="norm")
+    long["name"] = long["name"].str.slice(len(prefix))
+    return long
+
+
+def grad_norms(df: pd.DataFrame, x: str = "epoch", label: str | None = None) -> alt.Chart:
+    """Gradient norm of each layer (log y): vanishing or exploding gradients show here."""
+    long = prefixed(df, "grad_norm_", x, label)
+    if label and label in long:
+        long["name"] = long[label].astype(str) + " · " + long["name"]
+    long = long.rename(columns={"name": "layer", "norm": "gradient norm"})
+    return curves(long, "gradient norm", x=x, color="layer", log_y=True)
+
+
+def state_norms(df: pd.DataFrame, x: str = "epoch", label: str | None = None) -> alt.Chart:
+    """Norm of each optimizer state array (momentum buffer, moments, accumulators)."""
+    long = prefixed(df, "state_norm_", x, label)
+    if label and label in long:
+        long["name"] = long[label].astype(str) + " · " + long["name"]
+    long = long.rename(columns={"name": "state", "norm": "norm"})
+    return curves(long, "norm", x=x, color="state", log_y=True, y_title="L2 norm")
+
+
+def lr_curve(
+    df: pd.DataFrame, x: str = "epoch", color: str | None = None, log_y: bool = False
+) -> alt.Chart:
+    """The learning rate used over the run."""
+    return curves(df, "lr", x=x, color=color, log_y=log_y)
+
+
+def decision_boundary(
+    surface: Mapping[str, np.ndarray], task: str = "binary", height: int = 380
+) -> alt.LayerChart:
+    """The model's prediction over the plane (cells) and the training points.
+
+    ``surface`` is ``engine.decision_surface(result)``: ``xx``, ``yy``
+    (meshgrid), ``proba`` (P(class 1), the predicted class index, or the
+    regression output), ``X`` and ``y``.
+    """
+    xx, yy, z = (np.asarray(surface[k]) for k in ("xx", "yy", "proba"))
+    dx = (xx[0, 1] - xx[0, 0]) / 2 if xx.shape[1] > 1 else 0.5
+    dy = (yy[1, 0] - yy[0, 0]) / 2 if yy.shape[0] > 1 else 0.5
+    cells = pd.DataFrame(
+        {
+            "x": xx.ravel() - dx,
+            "x2": xx.ravel() + dx,
+            "y": yy.ravel() - dy,
+            "y2": yy.ravel() + dy,
+            "z": z.ravel(),
+        }
+    )
+    X, y = np.asarray(surface["X"]), np.asarray(surface["y"])
+    points = pd.DataFrame(
+        {"x": X[:, 0], "y": X[:, 1], "class": y.astype(str) if task != "regression" else y}
+    )
+    if task == "binary":
+        fill = alt.Color(
+            "z:Q", title="P(class 1)", scale=alt.Scale(scheme="redblue", domain=[0, 1])
+        )
+        point_color = alt.Color(
+            "class:N",
+            title="class",
+            scale=alt.Scale(domain=["0", "1"], range=["#b2182b", "#2166ac"]),
+        )
+    elif task == "regression":
+        fill = alt.Color("z:Q", title="prediction", scale=alt.Scale(scheme="viridis"))
+        point_color = alt.Color("class:Q", title="target", scale=alt.Scale(scheme="viridis"))
+    else:
+        cells["z"] = cells["z"].round().astype(int).astype(str)
+        fill = alt.Color("z:N", title="predicted class", scale=alt.Scale(scheme="tableau10"))
+        point_color = alt.Color("class:N", title="class", scale=alt.Scale(scheme="tableau10"))
+    xs = alt.Scale(domain=[float(cells.x.min()), float(cells.x2.max())], nice=False)
+    ys = alt.Scale(domain=[float(cells.y.min()), float(cells.y2.max())], nice=False)
+    heat = (
+        alt.Chart(cells)
+        .mark_rect(opacity=0.55, strokeWidth=0)
+        .encode(
+            x=alt.X("x:Q", scale=xs, title="x₁"),
+            x2="x2:Q",
+            y=alt.Y("y:Q", scale=ys, title="x₂"),
+            y2="y2:Q",
+            color=fill,
+        )
+    )
+    dots = (
+        alt.Chart(points)
+        .mark_circle(size=28, stroke="white", strokeWidth=0.6, opacity=0.95)
+        .encode(
+            x=alt.X("x:Q", scale=xs),
+            y=alt.Y("y:Q", scale=ys),
+            fill=point_color,
+            tooltip=[alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f"), "class"],
+        )
+    )
+    return alt.layer(heat, dots).resolve_scale(color="independent").properties(height=height)
+
+
+# -- the playground -----------------------------------------------------------
+def contour_segments(
+    xs: np.ndarray, ys: np.ndarray, z: np.ndarray, levels: Sequence[float]
+) -> pd.DataFrame:
+    """Iso-lines of ``z`` (on the grid ``xs`` × ``ys``) as segments, by marching squares.
+
+    Returns columns ``x``, ``y``, ``x2``, ``y2``, ``level``.
+    """
+    z = np.asarray(z, dtype=float)
+    out = []
+    x0, x1 = xs[:-1][None, :], xs[1:][None, :]
+    y0, y1 = ys[:-1][:, None], ys[1:][:, None]
+    a, b, c, d = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]  # corners: bl, br, tr, tl
+    for lv in levels:
+        with np.errstate(invalid="ignore", divide="ignore"):
+
+            def cut(p, q, lv=lv):
+                return (lv - p) / (q - p)
+
+            # crossing points on the four edges (NaN if the edge is not crossed)
+            bottom = np.where((a < lv) != (b < lv), x0 + cut(a, b) * (x1 - x0), np.nan)
+            right = np.where((b < lv) != (c < lv), y0 + cut(b, c) * (y1 - y0), np.nan)
+            top = np.where((d < lv) != (c < lv), x0 + cut(d, c) * (x1 - x0), np.nan)
+            left = np.where((a < lv) != (d < lv), y0 + cut(a, d) * (y1 - y0), np.nan)
+        shape = a.shape
+        pts = [
+            (bottom, np.broadcast_to(y0, shape)),
+            (np.broadcast_to(x1, shape), right),
+            (top, np.broadcast_to(y1, shape)),
+            (np.broadcast_to(x0, shape), left),
+        ]
+        crossed = [~np.isnan(p[0]) & ~np.isnan(p[1]) for p in pts]
+        # pair the crossings in each cell in edge order (two or four per cell)
+        edges = np.stack(crossed, axis=-1)
+        for i in range(4):
+            for j in range(i + 1, 4):
+                mask = edges[..., i] & edges[..., j]
+                # in cells with four crossings pair (0,1)+(2,3); otherwise the only pair
+                four = edges.sum(axis=-1) == 4
+                if (i, j) in ((0, 2), (1, 3), (0, 3), (1, 2)):
+                    mask &= ~four
+                if not mask.any():
+                    continue
+                out.append(
+                    pd.DataFrame(
+                        {
+                            "x": pts[i][0][mask],
+                            "y": pts[i][1][mask],
+                            "x2": pts[j][0][mask],
+                            "y2": pts[j][1][mask],
+                            "level": lv,
+                        }
+                    )
+                )
+    if not out:
+        return pd.DataFrame(columns=["x", "y", "x2", "y2", "level"])
+    return pd.concat(out, ignore_index=True)
+
+
+def contour_levels(z: np.ndarray, n: int = 14, f_min: float | None = None) -> list[float]:
+    """Levels spaced evenly in log(f − f_min) (or in f when that is not possible)."""
+    z = np.asarray(z, float)
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return []
+    lo = float(finite.min()) if f_min is None else float(f_min)
+    span = finite - lo
+    pos = span[span > 0]
+    if pos.size == 0:
+        return []
+    qs = np.geomspace(max(np.quantile(pos, 0.01), pos.max() * 1e-6), np.quantile(pos, 0.98), n)
+    return [lo + q for q in qs]
+
+
+def surface_chart(
+    grid: Mapping[str, np.ndarray],
+    paths: pd.DataFrame,
+    step: int | None = None,
+    minima: Sequence[Sequence[float]] = (),
+    height: int = 460,
+) -> alt.LayerChart:
+    """Contour lines (2-D) or the curve (1-D) of a surface, with optimizer paths.
+
+    ``grid``: 2-D ``xs``, ``ys``, ``z`` (z[i, j] = f(xs[j], ys[i]), optional
+    ``f_min``); 1-D ``xs``, ``z``. ``paths``: ``label``, ``step``, ``x`` (and
+    ``y`` for 2-D), ``f``. Only steps ≤ ``step`` are drawn; the current point
+    of each optimizer is a large marker.
+    """
+    two_d = "ys" in grid
+    shown = paths if step is None else paths[paths["step"] <= step]
+    shown = shown.replace([np.inf, -np.inf], np.nan).dropna(
+        subset=["x"] + (["y"] if two_d else ["f"])
+    )
+    now = shown.sort_values("step").groupby("label", as_index=False).tail(1)
+    pick = alt.selection_point(fields=["label"], bind="legend", name="legend_pick")
+    color = alt.Color("label:N", title="optimizer")
+    tip = (
+        [
+            alt.Tooltip("label:N", title="optimizer"),
+            alt.Tooltip("step:Q"),
+            alt.Tooltip("x:Q", format=".4f"),
+        ]
+        + ([alt.Tooltip("y:Q", format=".4f")] if two_d else [])
+        + [alt.Tooltip("f:Q", title="f(x)", format=".5g")]
+    )
+    if two_d:
+        xs, ys, z = (np.asarray(grid[k]) for k in ("xs", "ys", "z"))
+        xsc = alt.Scale(domain=[float(xs.min()), float(xs.max())], nice=False)
+        ysc = alt.Scale(domain=[float(ys.min()), float(ys.max())], nice=False)
+        levels = contour_levels(z, f_min=grid.get("f_min"))
+        segs = contour_segments(xs, ys, z, levels)
+        segs["rank"] = segs["level"].rank(method="dense")
+        lines = (
+            alt.Chart(segs)
+            .mark_rule(strokeWidth=1)
+            .encode(
+                x=alt.X("x:Q", scale=xsc, title="x₁"),
+                y=alt.Y("y:Q", scale=ysc, title="x₂"),
+                x2="x2:Q",
+                y2="y2:Q",
+                color=alt.Color(
+                    "rank:Q",
+                    scale=alt.Scale(scheme="greys", domain=[0, len(levels) + 4]),
+                    legend=None,
+                ),
+            )
+        )
+        path = (
+            alt.Chart(shown)
+            .mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2)
+            .encode(
+                x=alt.X("x:Q", scale=xsc),
+                y=alt.Y("y:Q", scale=ysc),
+                order="step:Q",
+                color=color,
+                opacity=alt.condition(pick, alt.value(1.0), alt.value(0.1)),
+                tooltip=tip,
+            )
+            .add_params(pick)
+        )
+        cur = (
+            alt.Chart(now)
+            .mark_point(size=160, filled=True, shape="diamond", stroke="black")
+            .encode(
+                x=alt.X("x:Q", scale=xsc),
+                y=alt.Y("y:Q", scale=ysc),
+                color=alt.Color("label:N", legend=None),
+                tooltip=tip,
+            )
+        )
+        layers = [lines, path, cur]
+        if len(minima):
+            mins = pd.DataFrame([{"x": m[0], "y": m[1]} for m in minima])
+            layers.append(
+                alt.Chart(mins)
+                .mark_point(shape="cross", size=120, color="black", strokeWidth=2)
+                .encode(
+                    x=alt.X("x:Q", scale=xsc),
+                    y=alt.Y("y:Q", scale=ysc),
+                    tooltip=[alt.Tooltip("x:Q", format=".4f"), alt.Tooltip("y:Q", format=".4f")],
+                )
+            )
+        return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
+    xs, z = np.asarray(grid["xs"]), np.asarray(grid["z"])
+    curve = pd.DataFrame({"x": xs, "f": z})
+    xsc = alt.Scale(domain=[float(xs.min()), float(xs.max())], nice=False)
+    f_line = (
+        alt.Chart(curve)
+        .mark_line(color="gray")
+        .encode(x=alt.X("x:Q", scale=xsc, title="x"), y=alt.Y("f:Q", title="f(x)"))
+    )
+    path = (
+        alt.Chart(shown)
+        .mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=1.5)
+        .encode(
+            x=alt.X("x:Q", scale=xsc),
+            y="f:Q",
+            order="step:Q",
+            color=color,
+            opacity=alt.condition(pick, alt.value(0.9), alt.value(0.1)),
+            tooltip=tip,
+        )
+        .add_params(pick)
+    )
+    cur = (
+        alt.Chart(now)
+        .mark_point(size=180, filled=True, shape="diamond", stroke="black")
+        .encode(
+            x=alt.X("x:Q", scale=xsc), y="f:Q", color=alt.Color("label:N", legend=None), tooltip=tip
+        )
+    )
+    return alt.layer(f_line, path, cur).properties(height=height)
+
+
+def loss_by_step(
+    paths: pd.DataFrame, step: int | None = None, log_y: bool = False, f_min: float | None = None
+) -> alt.LayerChart:
+    """f(x_t) against the step t per optimizer (or f − f_min on a log axis)."""
+    df = paths.copy()
+    y = "f"
+    if log_y and f_min is not None:
+        df["f − f*"] = df["f"] - f_min
+        y = "f − f*"
+    return curves(
+        df, y, x="step", color="label", log_y=log_y, y_title=y if y != "f" else "f(x)", mark_x=step
+    )
+
+
+def schedule_chart(df: pd.DataFrame, log_y: bool = False) -> alt.Chart:
+    """Learning rate against the update index, one line per schedule (``label``)."""
+    return curves(df, "lr", x="update", color="label", log_y=log_y, y_title="learning rate")
