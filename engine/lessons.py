@@ -1,0 +1,1141 @@
+"""Lessons: every figure of the four lecture decks, as data the app can run.
+
+A :class:`Lesson` names the deck and slide it reproduces, says in a few
+sentences what to notice, states one checkable ``claim`` and carries a
+JSON-ready ``setup`` for one of the four pages:
+
+``playground`` — optimizer paths on a test surface::
+
+    {"surface": "quartic", "x0": [-5.0], "steps": 100,
+     "runs": [{"optimizer": "gd", "params": {"lr": 0.1}, "label": "GD"}, ...],
+     "schedule": {"name": "exponential", "params": {"gamma": 0.95}}}   # optional
+
+  A run may carry its own ``"schedule"`` (same form), which overrides the
+  lesson's; the Playground page applies one schedule to every path, so only
+  :func:`run` (and the Lessons page) shows such per-run schedules.
+
+``train`` — one RunConfig (partial: RunConfig's defaults fill the rest)::
+
+    {"config": {...}, "label": "With clipping",
+     "variants": [{"label": "Without clipping", "changes": {"clip_norm": 0.0}}]}
+
+  ``variants`` are the contrasts the claim needs: the same config with a few
+  fields changed, each of them one more Train-page link.
+
+``compare`` — a base config and the optimizers to race on it::
+
+    {"config": {...}, "runs": [{"optimizer": "adam", "params": {...}, "label": "Adam"}],
+     "seeds": 3}                                   # optional, as the page's "Seeds"
+
+  Seed k of a run uses ``config["seed"] + k``, as the Compare page does.
+
+``modes`` — a base config and the batch sizes to time::
+
+    {"config": {...}, "batch_sizes": [1, 32, "full"]}
+
+  1 is mode ``"sgd"``, ``"full"`` is mode ``"batch"``, anything else a mini-batch.
+
+Every config lists dataset, model, optimizer and epochs explicitly, so a page
+whose own defaults differ from RunConfig's opens the same run.
+
+:func:`configs` lists a lesson's RunConfigs (the app uses the same function,
+so lesson links and the warm-up hit the same cache keys), :func:`run`
+executes a lesson (reading and filling a :class:`~engine.store.RunStore`
+when one is given, so a lesson is trained once however many students open
+it), :func:`warm` pre-computes every lesson into the store and
+:func:`warm_cli` is ``python -m engine warm-lessons``.
+
+The claims are checked, lesson by lesson, in ``tests/engine/test_lessons.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config import RunConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.store import RunStore
+    from engine.train import RunResult
+
+PAGES = ("train", "compare", "modes", "playground")
+
+TOPICS = (
+    "Landscapes",
+    "Momentum",
+    "Learning-rate schedules",
+    "Adaptive methods",
+    "Batch size and modes",
+    "Gradients and initialisation",
+    "Regularisation",
+    "Beyond Adam",
+)
+
+DECKS = {
+    "000": "SUTD 50.039 Theory and Practice of Deep Learning, W2-S2 (De Mari)",
+    "001": "LMU Deep Learning, Chapter 3: Optimization (Bischl)",
+    "002": "Optimizers (slides after Goodfellow et al., Deep Learning Ch. 8)",
+    "004": "UBC CPEN 455 Deep Learning, Lecture 4: Backpropagation II (Liao)",
+}
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SETUP_KEYS = {
+    "playground": ({"surface", "steps", "runs"}, {"x0", "schedule"}),
+    "train": ({"config"}, {"label", "variants"}),
+    "compare": ({"config", "runs"}, {"seeds"}),
+    "modes": ({"config", "batch_sizes"}, set()),
+}
+
+
+def deck(code: str) -> str:
+    """``"000"`` -> ``"000 · SUTD 50.039 ..."``: the value of :attr:`Lesson.deck`."""
+    return f"{code} · {DECKS[code]}"
+
+
+def size_label(b: int | str) -> str:
+    """A modes lesson's label for batch size ``b``: ``"b=32"`` or ``"full"``."""
+    return "full" if b == "full" else f"b={b}"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One deck figure as data; see the module docstring for ``setup``."""
+
+    id: str
+    title: str
+    topic: str
+    deck: str
+    slide: str
+    explanation: str
+    claim: str
+    page: str
+    setup: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"lesson {self.id!r}"
+        if not isinstance(self.id, str) or not _SLUG.match(self.id):
+            raise ValueError(f"{where}: id must be a slug (lower-case words joined by '-')")
+        if self.page not in PAGES:
+            raise ValueError(f"{where}: page {self.page!r} is not allowed; allowed: {', '.join(PAGES)}")
+        if self.topic not in TOPICS:
+            raise ValueError(f"{where}: topic {self.topic!r} is not allowed; allowed: {', '.join(TOPICS)}")
+        if self.deck[:3] not in DECKS:
+            raise ValueError(f"{where}: deck {self.deck!r} must start with one of {', '.join(DECKS)}")
+        for name in ("title", "slide", "explanation", "claim"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"{where}: {name} is empty")
+        required, optional = _SETUP_KEYS[self.page]
+        keys = set(self.setup)
+        if not required <= keys or keys - required - optional:
+            raise ValueError(
+                f"{where}: a {self.page} setup has keys {sorted(required)}"
+                + (f" and optionally {sorted(optional)}" if optional else "")
+                + f"; got {sorted(keys)}"
+            )
+        try:
+            json.dumps(self.setup, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}: setup is not JSON-serialisable: {e}") from None
+        # results are keyed by label: labels must be unique within a lesson
+        s = self.setup
+        if self.page in ("playground", "compare"):
+            labels = [r["label"] for r in s["runs"]]
+        elif self.page == "train":
+            labels = [s.get("label", self.title)] + [v["label"] for v in s.get("variants", ())]
+        else:
+            sizes = s["batch_sizes"]
+            if not sizes or any(not (b == "full" or (isinstance(b, int) and not isinstance(b, bool)
+                                                     and b >= 1)) for b in sizes):
+                raise ValueError(f"{where}: batch_sizes must be whole numbers ≥ 1 or 'full'")
+            labels = [size_label(b) for b in sizes]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"{where}: run labels must be unique; got {labels}")
+
+    @property
+    def deck_code(self) -> str:
+        return self.deck[:3]
+
+    def __hash__(self) -> int:  # setup is a dict; the id identifies a lesson
+        return hash(self.id)
+
+
+@dataclass
+class LessonOutcome:
+    """What :func:`run` produced for a lesson.
+
+    ``results``: label -> RunResult (the first seed) for train, compare and
+    modes lessons; ``replicates``: label -> the RunResults of every seed;
+    ``trajectories``: label -> ``(steps + 1, dim)`` array for playground
+    lessons; ``timing``: the batch-size table of a modes lesson (columns
+    batch_size, updates_per_epoch, time_per_epoch_s, updates_per_s,
+    samples_per_s, final_val_loss; one row per batch size, in order).
+    ``trained`` counts the runs that were trained rather than read back.
+    """
+
+    lesson: Lesson
+    results: dict[str, RunResult] = field(default_factory=dict)
+    replicates: dict[str, list[RunResult]] = field(default_factory=dict)
+    trajectories: dict[str, np.ndarray] = field(default_factory=dict)
+    timing: pd.DataFrame | None = None
+    trained: int = 0
+
+
+# =============================================================================
+# the lessons
+
+LESSONS: dict[str, Lesson] = {}
+
+
+def _add(lesson: Lesson) -> Lesson:
+    if lesson.id in LESSONS:
+        raise ValueError(f"lesson {lesson.id!r} is defined twice")
+    LESSONS[lesson.id] = lesson
+    return lesson
+
+
+def _run(optimizer: str, label: str, **params: Any) -> dict[str, Any]:
+    return {"optimizer": optimizer, "params": params, "label": label}
+
+
+# -- Landscapes ---------------------------------------------------------------
+
+_add(Lesson(
+    id="gd-local-minimum",
+    title="Gradient descent trapped in a local minimum",
+    topic="Landscapes",
+    deck=deck("000"),
+    slide="The problem with gradient descent algorithm",
+    explanation=(
+        "The deck's quartic has a global minimum near x = 3.27 and a local one near x = −3.25. "
+        "Gradient descent only ever looks at the slope under its feet, so started at x₀ = −5 it "
+        "rolls into the nearer, worse valley and stays there. A smaller or larger step does not "
+        "fix this: the starting point decides."
+    ),
+    claim=(
+        "Gradient descent with α = 0.1 from x₀ = −5 ends after 100 steps at the local minimum "
+        "−3.254993730859254 printed in the deck, not at the global minimum 3.27."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [_run("gd", "GD, α = 0.1", lr=0.1)]},
+))
+
+_add(Lesson(
+    id="saddle-point",
+    title="A saddle point stalls gradient descent",
+    topic="Landscapes",
+    deck=deck("001"),
+    slide="EXAMPLE: SADDLE POINT WITH GRADIENT DESCENT",
+    explanation=(
+        "On x₁² − x₂² the gradient along the ridge x₂ ≈ 0 points straight at the saddle, and the "
+        "escape direction x₂ has almost no slope there. Gradient descent started a hair off the "
+        "ridge walks to the saddle and seems to have converged for many steps before the tiny x₂ "
+        "grows enough to carry it away. Adam divides each coordinate by its own gradient scale, "
+        "so the small x₂ slope already gives a full-size step."
+    ),
+    claim=(
+        "For its first 20 steps gradient descent stays on the ridge (|x₂| < 0.05) and comes within "
+        "0.05 of the saddle, while Adam has left the ridge (|x₂| > 1) by step 20."
+    ),
+    page="playground",
+    setup={"surface": "saddle", "x0": [1.5, 0.001], "steps": 40,
+           "runs": [_run("gd", "GD, α = 0.1", lr=0.1), _run("adam", "Adam, α = 0.1", lr=0.1)]},
+))
+
+_add(Lesson(
+    id="ravine",
+    title="A ravine: ill-conditioned curvature and momentum",
+    topic="Landscapes",
+    deck=deck("001"),
+    slide="SGD WITH MOMENTUM",
+    explanation=(
+        "The ravine ½(x₁² + 20·x₂²) is twenty times steeper across than along. A learning rate "
+        "large enough to make progress along the floor makes gradient descent bounce from wall to "
+        "wall: with α = 0.1 the step across is exactly twice the distance to the floor. Momentum "
+        "averages the alternating cross-gradients away and keeps the consistent push along the floor."
+    ),
+    claim=(
+        "After 100 steps gradient descent (α = 0.1) is still bouncing between the walls at x₂ = ±1, "
+        "while momentum (α = 0.1, μ = 0.9) ends within 0.05 of the minimum."
+    ),
+    page="playground",
+    setup={"surface": "ravine", "x0": [-4.5, 1.0], "steps": 100,
+           "runs": [_run("gd", "GD, α = 0.1", lr=0.1),
+                    _run("momentum", "Momentum, α = 0.1, μ = 0.9", lr=0.1, momentum=0.9)]},
+))
+
+_add(Lesson(
+    id="convex-bowl",
+    title="Gradient descent on a smooth bowl",
+    topic="Landscapes",
+    deck=deck("001"),
+    slide="EXAMPLE: GRADIENT DESCENT AND CONVEX FUNCTION",
+    explanation=(
+        "On a bowl with a single minimum gradient descent always gets there; the learning rate "
+        "only decides how fast. The slide prints exp((x₂ − π/2)²), which makes (π/2, π/2) a saddle; "
+        "its figure is the bowl with exp(−(x₂ − π/2)²) used here (the printed formula is the "
+        "'sin_exp' surface). This bowl is shallow, so α = 0.1 crawls while α = 1 arrives."
+    ),
+    claim=(
+        "With α = 1 gradient descent reaches the minimum (π/2, π/2) to within 10⁻³ in 60 steps, "
+        "while with α = 0.1 it is still more than 0.3 away."
+    ),
+    page="playground",
+    setup={"surface": "sin_gauss", "x0": [0.5, 0.5], "steps": 60,
+           "runs": [_run("gd", "GD, α = 1", lr=1.0), _run("gd", "GD, α = 0.1", lr=0.1)]},
+))
+
+# -- Momentum -------------------------------------------------------------------
+
+_add(Lesson(
+    id="momentum-escapes",
+    title="Momentum escapes the local minimum",
+    topic="Momentum",
+    deck=deck("000"),
+    slide="Adding momentum to gradient descent",
+    explanation=(
+        "Momentum keeps a running sum of past steps, v ← μv − αf′(x), so the iterate keeps "
+        "moving after the slope has changed sign. With a little momentum (μ = 0.1) it still "
+        "settles in the local valley; with μ = 0.9 the speed built up on the long slope from −5 "
+        "carries it over the hump into the global valley, as in the deck's Case #3."
+    ),
+    claim=(
+        "From x₀ = −5 with α = 0.1, μ = 0.1 ends at the local minimum −3.25 while μ = 0.9 ends at "
+        "3.267681061691328, the value the deck prints."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [_run("momentum", "μ = 0.1", lr=0.1, momentum=0.1),
+                    _run("momentum", "μ = 0.9", lr=0.1, momentum=0.9)]},
+))
+
+_add(Lesson(
+    id="too-much-momentum",
+    title="Too much momentum overshoots",
+    topic="Momentum",
+    deck=deck("000"),
+    slide="Adding momentum to gradient descent",
+    explanation=(
+        "Momentum that is too large makes the iterate a ball with too little friction: it rolls "
+        "through the global minimum, up the far wall and back. With μ = 0.97 it comes back over "
+        "the hump and ends in the local valley after all; with μ = 0.99 it is still swinging across "
+        "the whole window after 100 steps. Like the learning rate, μ has to be tuned."
+    ),
+    claim=(
+        "μ = 0.9 settles at the global minimum 3.27, μ = 0.97 overshoots it and ends in the local "
+        "valley (x < 0), and μ = 0.99 overshoots past x = 5 and is still swinging over a range "
+        "wider than 1 in its last 20 steps."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [_run("momentum", "μ = 0.9", lr=0.1, momentum=0.9),
+                    _run("momentum", "μ = 0.97", lr=0.1, momentum=0.97),
+                    _run("momentum", "μ = 0.99", lr=0.1, momentum=0.99)]},
+))
+
+_add(Lesson(
+    id="nesterov-ravine",
+    title="Nesterov momentum damps the zig-zag",
+    topic="Momentum",
+    deck=deck("001"),
+    slide="NESTOROV MOMENTUM",
+    explanation=(
+        "Nesterov momentum evaluates the gradient where the velocity is about to take the "
+        "parameters, not where they are. When the velocity is about to carry the iterate across "
+        "the ravine floor, the look-ahead gradient already points back and brakes. Same α, same μ: "
+        "far fewer crossings of the floor."
+    ),
+    claim=(
+        "With α = 0.05 and μ = 0.9 on the ravine, heavy-ball momentum crosses the floor x₂ = 0 more "
+        "than 20 times in 100 steps, Nesterov fewer than 10 times, and Nesterov ends closer to the minimum."
+    ),
+    page="playground",
+    setup={"surface": "ravine", "x0": [-4.5, 1.0], "steps": 100,
+           "runs": [_run("momentum", "Momentum, μ = 0.9", lr=0.05, momentum=0.9),
+                    _run("nesterov", "Nesterov, μ = 0.9", lr=0.05, momentum=0.9)]},
+))
+
+_add(Lesson(
+    id="nesterov-quartic",
+    title="Nesterov vs momentum on the quartic: neither better nor worse",
+    topic="Momentum",
+    deck=deck("000"),
+    slide="Comparing both momentum GD",
+    explanation=(
+        "The deck calls Nesterov momentum 'neither better or worse, just different'. On the "
+        "quartic from −5 its look-ahead brakes before the hump: it oscillates less, and that is "
+        "exactly why it does not escape the local valley that plain momentum with the same μ "
+        "rolls out of."
+    ),
+    claim=(
+        "With α = 0.1 and μ = 0.9 from x₀ = −5, momentum overshoots to x > 4 and ends at the global "
+        "minimum 3.27, while Nesterov never reaches x = 0 and ends at the local minimum −3.25."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [_run("momentum", "Momentum, μ = 0.9", lr=0.1, momentum=0.9),
+                    _run("nesterov", "Nesterov, μ = 0.9", lr=0.1, momentum=0.9)]},
+))
+
+_add(Lesson(
+    id="momentum-in-practice",
+    title="Momentum on a real network",
+    topic="Momentum",
+    deck=deck("001"),
+    slide="MOMENTUM IN PRACTICE",
+    explanation=(
+        "The same network trained with SGD at α = 0.01 and four values of μ. Momentum multiplies "
+        "the top speed by 1/(1 − μ): μ = 0.9 goes ten times further per update than plain SGD and "
+        "learns much faster, but μ = 0.99 (a hundred times) overshoots and the validation loss "
+        "climbs back up."
+    ),
+    claim=(
+        "μ = 0.9 reaches a lower best validation loss than μ = 0.5, which beats μ = 0; μ = 0.99 "
+        "does worse than μ = 0.9 and ends more than 20 % above its own best."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [64], "epochs": 20, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "sgd"},
+           "runs": [_run("sgd", "μ = 0", lr=0.01, momentum=0.0),
+                    _run("sgd", "μ = 0.5", lr=0.01, momentum=0.5),
+                    _run("sgd", "μ = 0.9", lr=0.01, momentum=0.9),
+                    _run("sgd", "μ = 0.99", lr=0.01, momentum=0.99)]},
+))
+
+# -- Learning-rate schedules ------------------------------------------------------
+
+_add(Lesson(
+    id="lr-decay-too-fast-too-slow",
+    title="Learning-rate decay: too fast, about right, too slow",
+    topic="Learning-rate schedules",
+    deck=deck("000"),
+    slide="Adding a decay to hyperparameters",
+    explanation=(
+        "The deck decays the step as α ← K·α before every update. Started with a large α₀ = 0.7, "
+        "K = 0.5 kills the step within a few updates and the iterate freezes on a slope, which is "
+        "not a minimum at all. K = 0.95 keeps α large long enough to jump into the global valley, "
+        "then small enough to settle. K = 0.999 barely decays: the iterate keeps bouncing around "
+        "the minimum."
+    ),
+    claim=(
+        "With α₀ = 0.7 from x₀ = −5, K = 0.5 freezes at x ≈ −1.9 where |f′| > 0.5, K = 0.95 ends "
+        "within 10⁻³ of the global minimum 3.27, and K = 0.999 is still bouncing (more than 0.2 away "
+        "and moving by more than 0.1 per step) after 100 steps."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [dict(_run("gd", "K = 0.5 (too fast)", lr=0.7),
+                         schedule={"name": "exponential", "params": {"gamma": 0.5}}),
+                    dict(_run("gd", "K = 0.95", lr=0.7),
+                         schedule={"name": "exponential", "params": {"gamma": 0.95}}),
+                    dict(_run("gd", "K = 0.999 (too slow)", lr=0.7),
+                         schedule={"name": "exponential", "params": {"gamma": 0.999}})]},
+))
+
+_add(Lesson(
+    id="gradient-lr-control",
+    title="Gradient-based learning-rate control",
+    topic="Learning-rate schedules",
+    deck=deck("000"),
+    slide="Gradient-based learning rate control",
+    explanation=(
+        "The deck's control rule shrinks the step after every update by 1/(1 + c·√|f′(x)|): big "
+        "gradients cut α hard. With α = 1 plain gradient descent from −5 explodes. A gentle c = 0.1 "
+        "tames the first big steps and the run settles in the global valley; the deck's c = 0.99 "
+        "cuts α so fast that it reaches zero before the iterate reaches any minimum."
+    ),
+    claim=(
+        "With α = 1 from x₀ = −5 plain gradient descent diverges, control c = 0.1 ends within 10⁻³ "
+        "of the global minimum 3.27, and c = 0.99 freezes at x ≈ −2.79, where the slope is not zero."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [_run("gd", "GD, α = 1", lr=1.0),
+                    _run("gradlr", "Control c = 0.1", lr=1.0, control=0.1),
+                    _run("gradlr", "Control c = 0.99 (deck)", lr=1.0, control=0.99)]},
+))
+
+# diabetes: 266 training samples, one per update, 20 epochs -> 5 320 updates
+_add(Lesson(
+    id="decay-schedules",
+    title="Linear, step and exponential decay",
+    topic="Learning-rate schedules",
+    deck=deck("002"),
+    slide="Learning Rate Scheduling",
+    explanation=(
+        "With one sample per update the gradient is noisy, and a constant learning rate keeps "
+        "the parameters jittering around the minimum: the validation loss bounces from epoch to "
+        "epoch. Any decay — linear to α_τ = 1 % (deck 001's formula), a step ×0.3 every 5 epochs, "
+        "or exponential α·K^t — shrinks the jitter and lets the run settle lower."
+    ),
+    claim=(
+        "The lr column follows each schedule's formula; the validation loss of the last five "
+        "epochs moves less than half as much under each decay as under the constant rate, and "
+        "every decay ends with a lower validation loss."
+    ),
+    page="train",
+    setup={"config": {"dataset": "diabetes", "hidden": [64], "epochs": 20, "mode": "sgd",
+                      "optimizer": "sgd", "optimizer_params": {"lr": 0.01},
+                      "schedule": "linear", "schedule_params": {"tau": 0, "final_fraction": 0.01}},
+           "label": "Linear decay to 1 %",
+           "variants": [
+               {"label": "Constant", "changes": {"schedule": "constant", "schedule_params": {}}},
+               {"label": "Step ×0.3 every 5 epochs",
+                "changes": {"schedule": "step", "schedule_params": {"step_size": 1330, "gamma": 0.3}}},
+               {"label": "Exponential to 1 %",
+                "changes": {"schedule": "exponential", "schedule_params": {"gamma": 0.99913}}},
+           ]},
+))
+
+# -- Adaptive methods -------------------------------------------------------------
+
+_add(Lesson(
+    id="adagrad-vs-rmsprop",
+    title="AdaGrad's vanishing step, RMSProp's fix",
+    topic="Adaptive methods",
+    deck=deck("004"),
+    slide="BP + Adaptive Learning Rate",
+    explanation=(
+        "AdaGrad divides by the root of the sum of all squared gradients so far: the sum only "
+        "grows, so the step can only shrink, and it may vanish before training is done. RMSProp "
+        "replaces the sum by a moving average that forgets old gradients, so the step stays "
+        "usable. Watch the optimizer-state and update-ratio charts; Adadelta is the slide's third "
+        "member of the family."
+    ),
+    claim=(
+        "AdaGrad's accumulator norm grows every epoch and its update ratio falls more than 5-fold "
+        "over 30 epochs, more than twice RMSProp's fall, while RMSProp's accumulator ends smaller "
+        "than after the first epoch."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [64], "epochs": 30, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "adagrad"},
+           "runs": [_run("adagrad", "AdaGrad, α = 0.01", lr=0.01),
+                    _run("rmsprop", "RMSProp, α = 0.001", lr=0.001),
+                    _run("adadelta", "Adadelta", lr=1.0)]},
+))
+
+_add(Lesson(
+    id="adam-bias-correction",
+    title="Adam's bias correction",
+    topic="Adaptive methods",
+    deck=deck("004"),
+    slide="BP + Adaptive Learning Rate + Momentum (Adam)",
+    explanation=(
+        "Adam's moving averages start at zero, so early on they underestimate the gradient and "
+        "its square; dividing by 1 − β₁ᵗ and 1 − β₂ᵗ undoes that and bounds each step by about α. "
+        "There is no Adam without the correction in the registry, so the second path is RMSProp "
+        "with α = 0.999 and momentum 0.9 at lr·(1 − β₁): the same two averages, uncorrected (its "
+        "momentum averages normalised gradients, a small difference). Its first steps are several "
+        "times too long and it overshoots."
+    ),
+    claim=(
+        "Adam's steps never exceed α = 0.1 per coordinate; the uncorrected path's first step is "
+        "(1 − β₁)/√(1 − β₂) ≈ 3.16 times α and it overshoots x₂ = 0 by more than 1, while Adam "
+        "overshoots by less than 0.5."
+    ),
+    page="playground",
+    setup={"surface": "quadratic", "x0": [-2.5, 2.0], "steps": 100,
+           "runs": [_run("adam", "Adam (bias-corrected), α = 0.1", lr=0.1, betas=[0.9, 0.999]),
+                    _run("rmsprop", "Uncorrected averages (RMSProp α = 0.999, μ = 0.9, lr 0.01)",
+                         lr=0.01, alpha=0.999, momentum=0.9)]},
+))
+
+_NFL_RUNS = [_run("momentum", "SGD + momentum (α = 0.1, μ = 0.9)", lr=0.1, momentum=0.9),
+             _run("rmsprop", "RMSProp (α = 0.01)", lr=0.01),
+             _run("adam", "Adam (α = 0.001)", lr=0.001)]
+
+_add(Lesson(
+    id="no-free-lunch-digits",
+    title="No free lunch (1/2): digits",
+    topic="Adaptive methods",
+    deck=deck("001"),
+    slide="SGD VS. ADAPTIVE LEARNING RATES",
+    explanation=(
+        "Three optimizers with fixed, common settings, each averaged over three seeds. On the "
+        "64-pixel digits, with 34 updates per epoch, Adam's small careful steps win and SGD with "
+        "momentum at α = 0.1 is too aggressive. Open the second lesson: on another task the "
+        "ranking turns around — no optimizer is best for every problem (deck 000's NFL theorem)."
+    ),
+    claim=(
+        "On digits, by best validation loss averaged over 3 seeds, Adam ranks first and SGD with "
+        "momentum last."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [64], "epochs": 20, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "adam"},
+           "runs": _NFL_RUNS, "seeds": 3},
+))
+
+_add(Lesson(
+    id="no-free-lunch-circles",
+    title="No free lunch (2/2): circles",
+    topic="Adaptive methods",
+    deck=deck("001"),
+    slide="SGD VS. ADAPTIVE LEARNING RATES",
+    explanation=(
+        "The same three optimizers, settings, network and seeds as on digits, on the two-circles "
+        "task. With only 240 training points there are 8 updates per epoch: Adam's steps of about "
+        "0.001 have not gone far by the end, while SGD with momentum covers the distance. The "
+        "order of the digits lesson is reversed."
+    ),
+    claim=(
+        "On circles, by best validation loss averaged over 3 seeds, SGD with momentum ranks first "
+        "and Adam last — the reverse of digits."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "circles", "hidden": [64], "epochs": 20, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "adam"},
+           "runs": _NFL_RUNS, "seeds": 3},
+))
+
+# -- Batch size and modes ---------------------------------------------------------
+
+_add(Lesson(
+    id="sgd-minibatch-batch",
+    title="One sample, a mini-batch, the full batch",
+    topic="Batch size and modes",
+    deck=deck("000"),
+    slide="Stochastic Gradient Descent",
+    explanation=(
+        "Same network, same α, same five epochs. The full batch makes one exact update per epoch, "
+        "so five epochs are five steps; one sample per update makes over a thousand noisy steps per "
+        "epoch; a mini-batch of 32 sits in between. Per epoch the small batches are far ahead, but "
+        "one-sample updates are erratic; compare the curves against updates and wall time too."
+    ),
+    claim=(
+        "After 5 epochs the full batch (5 updates) still has a validation loss above 2, more than 4 "
+        "times that of b = 32; b = 32 improves every epoch while b = 1's validation loss goes up at "
+        "least once."
+    ),
+    page="modes",
+    setup={"config": {"dataset": "digits", "hidden": [64], "epochs": 5,
+                      "optimizer": "sgd", "optimizer_params": {"lr": 0.05}},
+           "batch_sizes": [1, 32, "full"]},
+))
+
+_add(Lesson(
+    id="batch-size-timing",
+    title="Batch size and training time",
+    topic="Batch size and modes",
+    deck=deck("001"),
+    slide="BATCH SIZE AS A HYPERPARAMETER",
+    explanation=(
+        "The deck's table trains the same 128-64-32 network with batch sizes 16, 17, 20, 100, 128 "
+        "and 1000 and times it: 44 s against 2.6 s on MNIST. Here on digits an epoch makes "
+        "⌈n/b⌉ updates; small batches pay the per-update overhead hundreds of times, large ones use "
+        "fast matrix products. Time is not everything: compare the validation losses too."
+    ),
+    claim=(
+        "The timing table has one row per batch size with ⌈n_train/b⌉ updates per epoch, and an "
+        "epoch with b = 16 takes longer than one with b = 1000."
+    ),
+    page="modes",
+    setup={"config": {"dataset": "digits", "hidden": [128, 64, 32], "activation": "relu",
+                      "epochs": 5, "optimizer": "sgd", "optimizer_params": {"lr": 0.05}},
+           "batch_sizes": [16, 17, 20, 100, 128, 1000]},
+))
+
+# -- Gradients and initialisation -------------------------------------------------
+
+_add(Lesson(
+    id="exploding-gradients-clipping",
+    title="Exploding gradients and gradient clipping",
+    topic="Gradients and initialisation",
+    deck=deck("001"),
+    slide="CLIFFS AND EXPLODING GRADIENTS",
+    explanation=(
+        "A regression net trained with a large step hits a cliff: one huge gradient catapults the "
+        "weights, the next gradient is larger still, and within a few updates the loss overflows. "
+        "Clipping rescales the gradient whenever its norm exceeds h, g ← h·g/‖g‖: the direction "
+        "is kept, the step is capped, and the same run trains."
+    ),
+    claim=(
+        "Without clipping the run diverges within its first epoch; with the gradient norm clipped "
+        "at h = 1 it completes, every recorded gradient norm is at most 1, and its final validation "
+        "loss is less than half the starting one."
+    ),
+    page="train",
+    setup={"config": {"dataset": "diabetes", "hidden": [64, 64], "activation": "relu",
+                      "epochs": 20, "mode": "minibatch", "batch_size": 32,
+                      "optimizer": "sgd", "optimizer_params": {"lr": 0.3}, "clip_norm": 1.0},
+           "label": "Clipped at ‖g‖ ≤ 1",
+           "variants": [{"label": "No clipping", "changes": {"clip_norm": 0.0}}]},
+))
+
+_add(Lesson(
+    id="vanishing-gradients",
+    title="Vanishing gradients in a deep sigmoid net",
+    topic="Gradients and initialisation",
+    deck=deck("000"),
+    slide="About this week (Week 2)",
+    explanation=(
+        "Backpropagation multiplies by the activation's slope once per layer, and the sigmoid's "
+        "slope is at most 1/4. Through eight sigmoid layers the gradient reaching the first layer "
+        "is thousands of times smaller than at the output, so the early layers hardly learn. ReLU "
+        "has slope 1 where it is active and He initialisation keeps the signal's scale layer after "
+        "layer; see the per-layer gradient norms."
+    ),
+    claim=(
+        "After the first epoch the 8-layer sigmoid net's first-layer gradient norm is over 1000 "
+        "times smaller than the output layer's, and its validation accuracy stays below 0.2; with "
+        "ReLU and He initialisation the ratio is above 0.1 and validation accuracy passes 0.85."
+    ),
+    page="train",
+    setup={"config": {"dataset": "digits", "hidden": [32] * 8, "activation": "sigmoid",
+                      "initializer": "xavier_uniform", "epochs": 10, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "sgd", "optimizer_params": {"lr": 0.1}},
+           "label": "Sigmoid, Xavier init",
+           "variants": [{"label": "ReLU, He init",
+                         "changes": {"activation": "relu", "initializer": "he_uniform"}}]},
+))
+
+_add(Lesson(
+    id="zero-init-symmetry",
+    title="Symmetry: why weights must not start at zero",
+    topic="Gradients and initialisation",
+    deck=deck("000"),
+    slide="About this week (Week 2)",
+    explanation=(
+        "If every weight starts at the same value, every hidden unit computes the same thing and "
+        "receives the same gradient, so the units stay identical copies of each other forever: "
+        "sixteen units do the work of one. Random initialisation (here Xavier) breaks the symmetry "
+        "and lets each unit learn its own feature."
+    ),
+    claim=(
+        "After 10 epochs from zero initialisation the 16 hidden units still have identical "
+        "weights and validation accuracy is below 0.5; from Xavier initialisation the units differ "
+        "and validation accuracy passes 0.9."
+    ),
+    page="train",
+    setup={"config": {"dataset": "digits", "hidden": [16], "activation": "sigmoid",
+                      "initializer": "zeros", "epochs": 10, "mode": "minibatch", "batch_size": 32,
+                      "optimizer": "sgd", "optimizer_params": {"lr": 0.5}},
+           "label": "Zero init",
+           "variants": [{"label": "Xavier init", "changes": {"initializer": "xavier_uniform"}}]},
+))
+
+_BN_SGD = {"lr": 0.03, "momentum": 0.9, "weight_decay": 0.001}
+
+_add(Lesson(
+    id="batch-normalization",
+    title="Batch normalization on and off",
+    topic="Gradients and initialisation",
+    deck=deck("001"),
+    slide="BATCH NORMALIZATION",
+    explanation=(
+        "Batch norm re-centres and re-scales every hidden layer's output over the mini-batch. With "
+        "the deck's SGD settings (α = 0.03, μ = 0.9, weight decay 0.001) a 6-layer sigmoid net "
+        "without it is stuck at chance, because its gradients vanish; with it the units work in the "
+        "sigmoid's steep middle range and the net learns. On a 3-layer ReLU net, as in the deck, the "
+        "gain is smaller but visible from the first epoch."
+    ),
+    claim=(
+        "The 6-layer sigmoid net stays below 0.2 validation accuracy without batch norm and passes "
+        "0.9 with it; on the 3-layer ReLU net batch norm gives a lower validation loss after the "
+        "first epoch."
+    ),
+    page="train",
+    setup={"config": {"dataset": "digits", "hidden": [32] * 6, "activation": "sigmoid",
+                      "initializer": "xavier_uniform", "batchnorm": True, "epochs": 10,
+                      "mode": "minibatch", "batch_size": 32,
+                      "optimizer": "sgd", "optimizer_params": _BN_SGD},
+           "label": "Sigmoid ×6, batch norm",
+           "variants": [
+               {"label": "Sigmoid ×6, no batch norm", "changes": {"batchnorm": False}},
+               {"label": "ReLU ×3, batch norm",
+                "changes": {"hidden": [64, 64, 64], "activation": "relu", "initializer": "he_uniform"}},
+               {"label": "ReLU ×3, no batch norm",
+                "changes": {"hidden": [64, 64, 64], "activation": "relu", "initializer": "he_uniform",
+                            "batchnorm": False}},
+           ]},
+))
+
+# -- Regularisation ---------------------------------------------------------------
+
+_add(Lesson(
+    id="adam-l2-vs-adamw",
+    title="Weight decay: L2 inside Adam vs AdamW",
+    topic="Regularisation",
+    deck=deck("004"),
+    slide="AdamW",
+    explanation=(
+        "Adding λθ to the gradient sends the decay through Adam's moving averages: divided by √v, "
+        "weights with small gradients are pulled to zero at the full step size. AdamW subtracts "
+        "αλθ after the adaptive step instead, a gentle uniform shrink. Same λ, very different "
+        "effect: compare the weight norms and the validation losses."
+    ),
+    claim=(
+        "With the same λ = 0.1, Adam + L2 ends with less than half AdamW's weight norm and a higher "
+        "best validation loss, while AdamW's weights are only slightly smaller than without decay."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [64], "epochs": 20, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "adam"},
+           "runs": [_run("adam", "Adam, no decay", lr=0.001, weight_decay=0.0),
+                    _run("adam", "Adam + L2, λ = 0.1", lr=0.001, weight_decay=0.1),
+                    _run("adamw", "AdamW, λ = 0.1", lr=0.001, weight_decay=0.1)]},
+))
+
+_add(Lesson(
+    id="early-stopping",
+    title="Early stopping on the validation loss",
+    topic="Regularisation",
+    deck=deck("004"),
+    slide="Early Stopping",
+    explanation=(
+        "A 64×64 network on 120 noisy two-moons points learns the training set by heart: after a "
+        "while the validation loss turns round and climbs. Early stopping watches it and stops "
+        "once it has not improved for 15 epochs, then restores the weights of the best epoch — "
+        "the slide's 'pick the model with the least validation error'."
+    ),
+    claim=(
+        "With patience 15 the run stops long before its 200-epoch budget and restores its best "
+        "epoch; without early stopping the validation loss ends more than twice its best, and the "
+        "early-stopped model has the lower test loss."
+    ),
+    page="train",
+    setup={"config": {"dataset": "moons", "dataset_params": {"n_samples": 200, "noise": 0.35},
+                      "hidden": [64, 64], "epochs": 200, "mode": "minibatch", "batch_size": 32,
+                      "optimizer": "adam", "optimizer_params": {"lr": 0.01},
+                      "early_stopping": True, "patience": 15, "restore_best": True},
+           "label": "Early stopping, patience 15",
+           "variants": [{"label": "No early stopping", "changes": {"early_stopping": False}}]},
+))
+
+# -- Beyond Adam ------------------------------------------------------------------
+
+_add(Lesson(
+    id="beyond-adam",
+    title="AMSGrad, NAdam, RAdam, Lookahead, AdaBound",
+    topic="Beyond Adam",
+    deck=deck("000"),
+    slide="PyTorch has many more optimizers",
+    explanation=(
+        "The deck's 'worth looking into' list, raced on digits. AMSGrad divides by the running "
+        "maximum of v, so its step can never grow back; NAdam adds Nesterov's look-ahead; RAdam "
+        "switches the adaptive step on gradually; Lookahead pulls slow weights towards Adam's fast "
+        "ones; AdaBound clamps the step into a band that tends to SGD's. On an easy task none of "
+        "them is a revolution."
+    ),
+    claim=(
+        "All six pass 0.9 validation accuracy; AMSGrad's max-of-v state is never below its v, and "
+        "RAdam's update at the end of the first epoch is less than half the size of Adam's."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [64], "epochs": 20, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "adam"},
+           "runs": [_run("adam", "Adam", lr=0.001),
+                    _run("adam", "AMSGrad", lr=0.001, amsgrad=True),
+                    _run("nadam", "NAdam", lr=0.002),
+                    _run("radam", "RAdam", lr=0.001),
+                    _run("lookahead", "Lookahead (Adam)", inner="adam", k=5, alpha=0.5),
+                    _run("adabound", "AdaBound", lr=0.001, final_lr=0.1)]},
+))
+
+_add(Lesson(
+    id="second-order-lbfgs",
+    title="Second order: L-BFGS on Rosenbrock",
+    topic="Beyond Adam",
+    deck=deck("001"),
+    slide="SECOND ORDER OPTIMIZATION",
+    explanation=(
+        "Second-order methods use curvature, and the deck suggests BFGS for small problems. "
+        "L-BFGS builds a curvature estimate from its last few gradients; here it makes one "
+        "iteration (one gradient) per step, like the others. On the curved Rosenbrock valley that "
+        "estimate is worth far more than momentum or per-coordinate scaling."
+    ),
+    claim=(
+        "After 100 steps of one gradient each, L-BFGS is within 10⁻³ of the minimum (1, 1) while "
+        "momentum and Adam are more than 0.3 away."
+    ),
+    page="playground",
+    setup={"surface": "rosenbrock", "x0": [-1.2, 1.0], "steps": 100,
+           "runs": [_run("lbfgs", "L-BFGS, 1 iteration per step", max_iter=1),
+                    _run("momentum", "Momentum, α = 0.001, μ = 0.9", lr=0.001, momentum=0.9),
+                    _run("adam", "Adam, α = 0.1", lr=0.1)]},
+))
+
+
+# =============================================================================
+# look-up
+
+
+def get(lesson_id: str) -> Lesson:
+    """The lesson with this id; unknown ids raise ValueError listing the known ones."""
+    try:
+        return LESSONS[lesson_id]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"lesson: {lesson_id!r} is not known; allowed: {', '.join(LESSONS)}"
+        ) from None
+
+
+def by_topic() -> dict[str, list[Lesson]]:
+    """Topic -> its lessons, topics in :data:`TOPICS` order, lessons in definition order."""
+    out: dict[str, list[Lesson]] = {t: [] for t in TOPICS}
+    for lesson in LESSONS.values():
+        out[lesson.topic].append(lesson)
+    return {t: ls for t, ls in out.items() if ls}
+
+
+def _as_lesson(lesson: Lesson | str) -> Lesson:
+    return lesson if isinstance(lesson, Lesson) else get(lesson)
+
+
+# =============================================================================
+# configs
+
+
+def _jobs(lesson: Lesson) -> list[tuple[str, int, RunConfig]]:
+    """``(label, seed index, config)`` of every run the lesson needs, in order."""
+    s = lesson.setup
+    if lesson.page == "playground":
+        return []
+    base = dict(s["config"])
+    where = f"lesson {lesson.id!r}"
+
+    def make(d: Mapping[str, Any], what: str) -> RunConfig:
+        try:
+            return RunConfig.from_dict(d)
+        except ValueError as e:
+            raise ValueError(f"{where}, {what}: {e}") from None
+
+    out: list[tuple[str, int, RunConfig]] = []
+    if lesson.page == "train":
+        out.append((s.get("label", lesson.title), 0, make(base, "config")))
+        for v in s.get("variants", ()):
+            out.append((v["label"], 0, make({**base, **v["changes"]}, v["label"])))
+    elif lesson.page == "compare":
+        seed0 = base.get("seed", 0)
+        for r in s["runs"]:
+            for k in range(int(s.get("seeds", 1))):
+                d = {**base, "optimizer": r["optimizer"], "optimizer_params": r.get("params", {}),
+                     "seed": seed0 + k}
+                out.append((r["label"], k, make(d, r["label"])))
+    else:  # modes
+        for b in s["batch_sizes"]:
+            if b == "full":
+                d = {**base, "mode": "batch"}
+            elif b == 1:
+                d = {**base, "mode": "sgd"}
+            else:
+                d = {**base, "mode": "minibatch", "batch_size": b}
+            out.append((size_label(b), 0, make(d, size_label(b))))
+    return out
+
+
+def configs(lesson: Lesson | str) -> list[RunConfig]:
+    """The RunConfigs a lesson trains, in order, without duplicates ([] for playground)."""
+    seen: dict[str, RunConfig] = {}
+    for _, _, cfg in _jobs(_as_lesson(lesson)):
+        seen.setdefault(cfg.key(), cfg)
+    return list(seen.values())
+
+
+def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON lists back to the tuples the optimizer specs expect (betas, etas, ...)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def trajectories(lesson: Lesson | str) -> dict[str, np.ndarray]:
+    """label -> trajectory of every run of a playground lesson."""
+    from engine.minimize import minimize
+
+    lesson = _as_lesson(lesson)
+    if lesson.page != "playground":
+        raise ValueError(f"lesson {lesson.id!r}: a {lesson.page} lesson has no trajectories")
+    s = lesson.setup
+    default = s.get("schedule") or {}
+    out: dict[str, np.ndarray] = {}
+    for r in s["runs"]:
+        sched = r.get("schedule", default) or {}
+        out[r["label"]] = minimize(
+            s["surface"], r["optimizer"], s.get("x0"), int(s["steps"]),
+            schedule=sched.get("name", "constant"), schedule_params=sched.get("params", {}),
+            **_params(r.get("params", {})),
+        )
+    return out
+
+
+# =============================================================================
+# running
+
+
+def timing_table(results: Sequence[RunResult]) -> pd.DataFrame:
+    """One row per run: batch_size, updates_per_epoch, time_per_epoch_s, updates_per_s,
+    samples_per_s, final_val_loss.
+
+    Time per epoch is the run's median epoch time (training only); the rates are
+    derived from it, so the columns are consistent with each other.
+    """
+    rows = []
+    for r in results:
+        h = r.history
+        upe = int(r.timings.get("updates_per_epoch", 0))
+        tpe = float(r.timings.get("per_epoch_s", math.nan))
+        epochs = float(h["epoch"].iloc[-1]) if len(h) else 0.0
+        per_epoch_samples = float(h["samples_seen"].iloc[-1]) / epochs if epochs > 0 else math.nan
+        ok = math.isfinite(tpe) and tpe > 0
+        rows.append({
+            "batch_size": int(r.config.batch_size),
+            "updates_per_epoch": upe,
+            "time_per_epoch_s": tpe,
+            "updates_per_s": upe / tpe if ok else math.nan,
+            "samples_per_s": per_epoch_samples / tpe if ok else math.nan,
+            "final_val_loss": float(h["val_loss"].iloc[-1]) if len(h) else math.nan,
+        })
+    return pd.DataFrame(rows, columns=["batch_size", "updates_per_epoch", "time_per_epoch_s",
+                                       "updates_per_s", "samples_per_s", "final_val_loss"])
+
+
+def _store_label(lesson: Lesson, label: str) -> str:
+    return f"Lesson · {lesson.title} · {label}"
+
+
+def run(
+    lesson: Lesson | str,
+    store: RunStore | None = None,
+    train_fn: Callable[[RunConfig], RunResult] | None = None,
+    progress: Callable[[str, int, int], Any] | None = None,
+) -> LessonOutcome:
+    """Execute a lesson with the engine.
+
+    Playground lessons trace their paths with :func:`engine.minimize`; the
+    others train their RunConfigs with ``train_fn`` (default
+    :func:`engine.train`). With a ``store``, a run already stored under its
+    ``config.key()`` is read back instead of trained, and new runs are put
+    into it. ``progress(label, i, n)`` is called before each run is trained.
+    """
+    lesson = _as_lesson(lesson)
+    out = LessonOutcome(lesson)
+    if lesson.page == "playground":
+        out.trajectories = trajectories(lesson)
+        return out
+    if train_fn is None:
+        from engine.train import train as train_fn
+    jobs = _jobs(lesson)
+    done: dict[str, RunResult] = {}
+    for i, (label, _, cfg) in enumerate(jobs):
+        key = cfg.key()
+        result = done.get(key)
+        if result is None and store is not None:
+            result = store.get(key)
+        if result is None:
+            if progress is not None:
+                progress(label, i, len(jobs))
+            result = train_fn(cfg)
+            out.trained += 1
+            if store is not None and result.status != "interrupted":
+                store.put(result, label=_store_label(lesson, label))
+        done[key] = result
+        out.replicates.setdefault(label, []).append(result)
+    out.results = {label: rs[0] for label, rs in out.replicates.items()}
+    if lesson.page == "modes":
+        out.timing = timing_table(list(out.results.values()))
+    return out
+
+
+def _one_blas_thread():
+    """A context limiting BLAS to one thread: the lessons' small networks train
+    several times faster that way, and parallel workers do not oversubscribe."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def _train_one(config: RunConfig) -> RunResult:
+    from engine.train import train
+
+    with _one_blas_thread():
+        return train(config)
+
+
+def warm(
+    store: RunStore | None = None,
+    jobs: int = 1,
+    lessons: Iterable[Lesson | str] | None = None,
+) -> int:
+    """Train every lesson's runs that ``store`` lacks and put them in it.
+
+    ``store`` defaults to the app's :class:`~engine.store.RunStore`;
+    ``lessons`` to all of them. With ``jobs > 1`` the runs are trained by a
+    joblib pool of that many workers (the store is written from this process
+    only). Returns the number of runs trained.
+    """
+    if store is None:
+        from engine.store import RunStore
+
+        store = RunStore()
+    chosen = [_as_lesson(x) for x in (LESSONS.values() if lessons is None else lessons)]
+    todo: dict[str, tuple[RunConfig, str]] = {}
+    for lesson in chosen:
+        for label, _, cfg in _jobs(lesson):
+            key = cfg.key()
+            if key not in todo and key not in store:
+                todo[key] = (cfg, _store_label(lesson, label))
+    items = list(todo.values())
+    if not items:
+        return 0
+    if jobs > 1 and len(items) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=min(int(jobs), len(items)), return_as="generator")(
+            delayed(_train_one)(cfg) for cfg, _ in items)
+    else:
+        results = (_train_one(cfg) for cfg, _ in items)
+    for (_, label), result in zip(items, results, strict=True):
+        store.put(result, label=label)
+    return len(items)
+
+
+def warm_cli(args: Any) -> int:
+    """``python -m engine warm-lessons [--jobs N]``: warm the store, one line per lesson."""
+    from engine.store import RunStore
+
+    jobs = max(1, int(getattr(args, "jobs", 1) or 1))
+    store = RunStore()
+    t0 = time.perf_counter()
+    missing_before = {
+        lesson.id: [c.key() for c in configs(lesson) if c.key() not in store]
+        for lesson in LESSONS.values()
+    }
+    try:
+        trained = warm(store, jobs=jobs)
+    except ValueError as e:  # a lesson that no longer validates
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    width = max(len(i) for i in LESSONS)
+    counted: set[str] = set()  # a run shared by several lessons is trained (and counted) once
+    for lesson in LESSONS.values():
+        if lesson.page == "playground":
+            n = len(lesson.setup["runs"])
+            line = f"{n} path{'s' if n != 1 else ''}, traced on demand"
+        else:
+            keys = [c.key() for c in configs(lesson)]
+            missing = set(missing_before[lesson.id])
+            new = [k for k in keys if k in missing and k not in counted]
+            shared = [k for k in keys if k in missing and k in counted]
+            counted.update(keys)
+            parts = [f"{len(new)} trained", f"{len(keys) - len(missing)} already stored"]
+            if shared:
+                parts.append(f"{len(shared)} shared with a lesson above")
+            line = f"{len(keys)} run{'s' if len(keys) != 1 else ''}: " + ", ".join(parts)
+        print(f"{lesson.id:<{width}}  {lesson.page:<10}  {line}")
+    print(f"{len(LESSONS)} lessons; {trained} runs trained in {time.perf_counter() - t0:.1f} s "
+          f"with {jobs} job{'s' if jobs != 1 else ''}; store {store.path} holds {len(store)} runs")
+    return 0
