@@ -21,6 +21,7 @@ Keras' ``EarlyStopping`` (monitor, min_delta, patience, restore_best_weights).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from engine import data, optim, schedules
 from engine.config import RunConfig
@@ -169,8 +171,22 @@ def train(
     if not isinstance(config, RunConfig):
         raise ValueError(f"config: expected a RunConfig, got {type(config).__name__}")
     # A diverging run overflows on purpose; it is reported through its status.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+            _blas_threads(config):
         return _train(config, callback, start)
+
+
+# Below this many multiply-adds per sample row (batch × widest layer), BLAS
+# threads cost more in hand-offs than they save: small networks train several
+# times faster on one thread, and a busy server is not oversubscribed.
+SMALL_WORK = 1 << 16
+
+
+def _blas_threads(config: RunConfig):
+    widest = max((*config.hidden, 64))
+    if config.batch_size * widest <= SMALL_WORK:
+        return threadpool_limits(limits=1, user_api="blas")
+    return contextlib.nullcontext()
 
 
 def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None) -> RunResult:
