@@ -85,8 +85,7 @@ class RunConfig:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        from engine import data, nn, schedules
-        from engine import optim
+        from engine import data, nn, optim, schedules
 
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
@@ -137,8 +136,8 @@ class RunConfig:
             put("batch_size", n_train)
         else:
             b = self.batch_size
-            _need(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= n_train,
-                  "batch_size", b, f"a whole number in [1, {n_train}] (the training split has {n_train} samples)")
+            _need(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= n_train, "batch_size", b,
+                  f"a whole number in [1, {n_train}] (the training split has {n_train} samples)")
         if ospec.extra.get("full_batch_only") and self.mode != "batch":
             raise ValueError(
                 f"optimizer: {self.optimizer!r} needs full-batch mode (mode 'batch'); "

@@ -420,7 +420,8 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     test_metrics: dict[str, float] = {}
     if status != "diverged" and np.all(np.isfinite(params)):
         test_loss, test_metric = _evaluate(net, params, ds.X_test, ds.Y_test, ds.y_test, model_state, ds.task)
-        test_metrics = {"test_loss": test_loss, f"test_{'r2' if ds.task == 'regression' else 'acc'}": test_metric}
+        metric_name = "test_r2" if ds.task == "regression" else "test_acc"
+        test_metrics = {"test_loss": test_loss, metric_name: test_metric}
     total_s = time.perf_counter() - t_start + initial_eval_s
     train_s = loop.time_s
     timings = {

@@ -54,7 +54,7 @@ def test_critical_points(name):
     ex = REGISTRY[name].extra
     f, grad = ex["f"], ex["grad"]
     assert len(ex["minima"]) == len(ex["minima_labels"])
-    for p, label in zip(ex["minima"], ex["minima_labels"]):
+    for p, label in zip(ex["minima"], ex["minima_labels"], strict=False):
         x = np.array(p)
         assert np.abs(grad(x)).max() < 1e-9, (name, p)
         # a minimum: the Hessian is positive definite
@@ -92,11 +92,11 @@ def test_spec_facts(name):
     assert spec.label and spec.help and spec.reference
     assert ex["dim"] in (1, 2)
     assert len(ex["bounds"]) == ex["dim"] and len(ex["start"]) == ex["dim"]
-    for (lo, hi), s in zip(ex["bounds"], ex["start"]):
+    for (lo, hi), s in zip(ex["bounds"], ex["start"], strict=False):
         assert lo < s < hi
     for p in ex["minima"] + ex["saddles"]:
         assert len(p) == ex["dim"]
-        assert all(lo <= v <= hi for (lo, hi), v in zip(ex["bounds"], p))
+        assert all(lo <= v <= hi for (lo, hi), v in zip(ex["bounds"], p, strict=False))
     assert isinstance(ex["f"](np.array(ex["start"])), float)
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from engine import RunConfig, optim, train
-from engine.data import split_sizes
 from engine.data import REGISTRY as DATASETS
+from engine.data import split_sizes
 
 TIME_COLUMNS = ["time_s"]
 
