@@ -179,7 +179,7 @@ def train(
 # Below this many multiply-adds per sample row (batch × widest layer), BLAS
 # threads cost more in hand-offs than they save: small networks train several
 # times faster on one thread, and a busy server is not oversubscribed.
-SMALL_WORK = 1 << 16
+SMALL_WORK = 1 << 18
 
 
 def _blas_threads(config: RunConfig):
