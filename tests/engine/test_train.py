@@ -221,3 +221,13 @@ def test_config_key_is_stable_and_fills_defaults():
     assert a.key() != RunConfig(optimizer="adam", seed=1).key()
     assert RunConfig.from_dict(a.to_dict()) == a
     assert RunConfig.from_dict(a.to_dict()).key() == a.key()
+
+
+def test_plateau_schedule_lowers_the_lr_when_validation_stalls():
+    cfg = small(optimizer="sgd", optimizer_params={"lr": 0.5}, mode="batch", epochs=40,
+                schedule="plateau", schedule_params={"factor": 0.5, "patience": 1, "threshold": 0.5})
+    result = train(cfg)
+    lrs = result.history["lr"].iloc[1:]
+    assert lrs.iloc[0] == 0.5
+    assert lrs.min() < 0.5  # a threshold of 50 % makes almost every epoch "no improvement"
+    assert lrs.is_monotonic_decreasing
