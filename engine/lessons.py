@@ -810,7 +810,10 @@ _add(Lesson(
                       "optimizer": "adam", "optimizer_params": {"lr": 0.01},
                       "early_stopping": True, "patience": 15, "restore_best": True},
            "label": "Early stopping, patience 15",
-           "variants": [{"label": "No early stopping", "changes": {"early_stopping": False}}]},
+           # patience back at its default too: it means nothing without early stopping, and
+           # the Train page, which hides it then, opens exactly this run
+           "variants": [{"label": "No early stopping",
+                         "changes": {"early_stopping": False, "patience": 10}}]},
 ))
 
 # -- Beyond Adam ------------------------------------------------------------------
@@ -935,6 +938,15 @@ def _jobs(lesson: Lesson) -> list[tuple[str, int, RunConfig]]:
     return out
 
 
+def jobs(lesson: Lesson | str) -> list[tuple[str, int, RunConfig]]:
+    """``(label, seed index, config)`` of every run a lesson trains, in order.
+
+    Unlike :func:`configs` a config shared by two labels is listed under each;
+    the app builds its lesson links from these (one per label).
+    """
+    return _jobs(_as_lesson(lesson))
+
+
 def configs(lesson: Lesson | str) -> list[RunConfig]:
     """The RunConfigs a lesson trains, in order, without duplicates ([] for playground)."""
     seen: dict[str, RunConfig] = {}
@@ -999,7 +1011,8 @@ def timing_table(results: Sequence[RunResult]) -> pd.DataFrame:
                                        "updates_per_s", "samples_per_s", "final_val_loss"])
 
 
-def _store_label(lesson: Lesson, label: str) -> str:
+def store_label(lesson: Lesson, label: str) -> str:
+    """The run-store label of a lesson's run (the Runs page lists it)."""
     return f"Lesson · {lesson.title} · {label}"
 
 
@@ -1037,7 +1050,7 @@ def run(
             result = train_fn(cfg)
             out.trained += 1
             if store is not None and result.status != "interrupted":
-                store.put(result, label=_store_label(lesson, label))
+                store.put(result, label=store_label(lesson, label))
         done[key] = result
         out.replicates.setdefault(label, []).append(result)
     out.results = {label: rs[0] for label, rs in out.replicates.items()}
@@ -1087,7 +1100,7 @@ def warm(
         for label, _, cfg in _jobs(lesson):
             key = cfg.key()
             if key not in todo and key not in store:
-                todo[key] = (cfg, _store_label(lesson, label))
+                todo[key] = (cfg, store_label(lesson, label))
     items = list(todo.values())
     if not items:
         return 0

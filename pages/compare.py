@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import cache, charts, entries, sidebar, state, summaries
+from ui import cache, charts, entries, lessons, sidebar, state, summaries
 from ui.pages import use_router
 from ui.results import chart_with_download, guard, log_toggle, number, x_axis_picker
 
@@ -112,7 +112,8 @@ for entry in chosen:
 for p in dict.fromkeys(problems):
     st.error(p, icon=":material/error:")
 
-run = st.button(
+autorun = lessons.autorun(PAGE)  # a lesson link just loaded its settings: run them
+run = autorun | st.button(
     "Run comparison",
     key="compare_run",
     type="primary",

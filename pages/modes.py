@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from engine import optim
-from ui import cache, charts, sidebar, state, summaries
+from ui import cache, charts, lessons, sidebar, state, summaries
 from ui.pages import use_router
 from ui.results import chart_with_download, guard, log_toggle
 
@@ -17,6 +17,45 @@ DEFAULT_SIZES = ["1", "16", "32", "64", "128", "256", "full"]
 
 def size_title(s: str) -> str:
     return {"1": "1 (one sample per update)", "full": "full batch"}.get(s, s)
+
+
+def parse_size(raw: str) -> str:
+    """A batch size as the field keeps it: a whole number ≥ 1 as text, or ``"full"``."""
+    text = str(raw).strip()
+    if text.lower() in ("full", "full batch"):
+        return "full"
+    try:
+        b = int(text)
+    except ValueError:
+        b = 0
+    if b < 1:
+        raise ValueError(f"“{text}” is not a whole number ≥ 1 or “full”")
+    return str(b)
+
+
+def size_order(s: str) -> float:
+    try:
+        return float(parse_size(s).replace("full", "inf"))
+    except ValueError:
+        return float("inf")
+
+
+def parse_sizes(raw: str) -> list[str]:
+    return state.parse_list(raw, parse_size)
+
+
+def valid_sizes(values: list) -> tuple[list[str], list[str]]:
+    """The distinct valid batch sizes of the field, and what is wrong with the others."""
+    good, bad = [], []
+    for v in values:
+        try:
+            s = parse_size(v)
+        except ValueError as e:
+            bad.append(str(e))
+            continue
+        if s not in good:
+            good.append(s)
+    return good, bad
 
 
 use_router()
@@ -40,16 +79,20 @@ name = fields["optimizer"]
 n_train = sidebar.n_train(fields)
 c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
 with c1:
-    sizes = state.bind(
+    shown = state.initial("modes_sizes", DEFAULT_SIZES, parse_sizes)
+    picked = state.bind(
         st.multiselect,
         "modes_sizes",
         DEFAULT_SIZES,
-        lambda raw: state.parse_list(raw, lambda p: state.parse_choice(p, SIZES)),
+        parse_sizes,
         "Batch sizes",
-        SIZES,
+        sorted(set(SIZES) | set(shown), key=size_order),
         format_func=size_title,
-        to_text=lambda v: ",".join(v),
-        help=f"Samples per update. The training split has {n_train or '?'} samples.",
+        accept_new_options=True,
+        placeholder="Pick or type a batch size",
+        to_text=lambda v: ",".join(sorted(valid_sizes(v)[0], key=size_order)),
+        help="Samples per update: pick one from the list, or type any whole number and press "
+        f"Enter. “full” is the whole training split ({n_train or '?'} samples).",
     )
 with c2:
     target = state.bind(
@@ -63,7 +106,10 @@ with c2:
         step=0.05,
         help="The table reports when each batch size first reached it.",
     )
-sizes = sorted(sizes, key=lambda s: float("inf") if s == "full" else int(s))
+sizes, bad = valid_sizes(picked)
+sizes = sorted(sizes, key=size_order)
+for b in bad:
+    st.error(f"**Batch sizes**: {b} (e.g. 20), so it is left out.", icon=":material/error:")
 
 full_only = optim.REGISTRY[name].extra.get("full_batch_only")
 configs, notes = [], []
@@ -93,7 +139,8 @@ for s in sizes:
 for n in notes:
     st.caption(n)
 
-run = st.button(
+autorun = lessons.autorun(PAGE)  # a lesson link just loaded its settings: run them
+run = autorun | st.button(
     "Run all batch sizes",
     key="modes_run",
     type="primary",

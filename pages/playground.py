@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine import schedules, surfaces
 from engine.minimize import minimize
-from ui import charts, entries, state
+from ui import charts, entries, sidebar, state
 from ui.pages import use_router
 from ui.results import chart_with_download, guard, log_toggle
 from ui.widgets import choose, clamp, hyper_widget, spec_params
@@ -79,43 +79,43 @@ st.caption(
 state.begin(PAGE)
 
 with st.sidebar:
-    st.subheader("Surface")
-    surface = choose(surfaces.REGISTRY, "playground_surface", "Surface", DEFAULT_SURFACE)
-    spec = surfaces.REGISTRY[surface]
-    dim, bounds = spec.extra["dim"], spec.extra["bounds"]
-    start = []
-    cols = st.columns(dim)
-    for i in range(dim):
-        lo, hi = bounds[i]
-        with cols[i]:
-            start.append(
-                state.bind(
-                    st.number_input,
-                    f"playground_start.{surface}.{i}",
-                    float(spec.extra["start"][i]),
-                    lambda r, lo=lo, hi=hi: state.parse_float(r, lo, hi),
-                    f"start x{'₁₂'[i] if dim > 1 else ''}",
-                    min_value=float(lo),
-                    max_value=float(hi),
-                    step=0.1,
-                    format="%g",
-                    fix=clamp(lo, hi),
-                    help="Where every path begins.",
+    with sidebar.section("Surface"):
+        surface = choose(surfaces.REGISTRY, "playground_surface", "Surface", DEFAULT_SURFACE)
+        spec = surfaces.REGISTRY[surface]
+        dim, bounds = spec.extra["dim"], spec.extra["bounds"]
+        start = []
+        cols = st.columns(dim)
+        for i in range(dim):
+            lo, hi = bounds[i]
+            with cols[i]:
+                start.append(
+                    state.bind(
+                        st.number_input,
+                        f"playground_start.{surface}.{i}",
+                        float(spec.extra["start"][i]),
+                        lambda r, lo=lo, hi=hi: state.parse_float(r, lo, hi),
+                        f"start x{'₁₂'[i] if dim > 1 else ''}",
+                        min_value=float(lo),
+                        max_value=float(hi),
+                        step=0.1,
+                        format="%g",
+                        fix=clamp(lo, hi),
+                        help="Where every path begins.",
+                    )
                 )
-            )
-    steps = state.bind(
-        st.number_input,
-        "playground_steps",
-        60,
-        lambda r: state.parse_int(r, 1, 2000),
-        "Steps",
-        min_value=1,
-        max_value=2000,
-        step=10,
-        fix=clamp(1, 2000),
-        help="Updates per optimizer.",
-    )
-    with st.expander("Learning-rate schedule of the paths"):
+        steps = state.bind(
+            st.number_input,
+            "playground_steps",
+            60,
+            lambda r: state.parse_int(r, 1, 2000),
+            "Steps",
+            min_value=1,
+            max_value=2000,
+            step=10,
+            fix=clamp(1, 2000),
+            help="Updates per optimizer.",
+        )
+    with sidebar.section("Learning-rate schedule of the paths", expander=True):
         path_schedule = choose(
             schedules.REGISTRY, "playground_path_schedule", "Schedule", "constant"
         )

@@ -47,8 +47,7 @@ with guard("The run store"):
         )
     else:
         runs["label"] = runs["label"].fillna("")
-        with st.sidebar:
-            st.subheader("Filter")
+        with st.sidebar, sidebar.section("Filter"):
             filters = {}
             for col, title in [
                 ("dataset", "Dataset"),

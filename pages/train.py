@@ -7,7 +7,7 @@ import streamlit as st
 from engine import data, optim
 from engine.config import RunConfig
 from engine.train import decision_surface
-from ui import cache, charts, sidebar, state
+from ui import cache, charts, lessons, sidebar, state
 from ui.pages import use_router
 from ui.results import (
     chart_with_download,
@@ -54,7 +54,8 @@ try:
 except ValueError as e:
     st.error(f"**This configuration cannot run.** {e}", icon=":material/error:")
 
-clicked = st.button(
+autorun = lessons.autorun(PAGE)  # a lesson link just loaded its settings: run them
+clicked = autorun | st.button(
     "Train",
     key="train_run",
     type="primary",

@@ -9,10 +9,16 @@ training instead of each running it.
 
 Changing a widget while a run is in progress makes Streamlit stop the script
 at the next progress update; the run is abandoned and nothing is stored.
+
+With ``OPTLAB_WARM_LESSONS=1`` the first page run of a server process starts
+:func:`engine.lessons.warm` in a background thread, so every lesson's runs are
+in the store before students open them (:func:`warm_lessons`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from typing import Any
@@ -132,3 +138,42 @@ def _train(config: RunConfig, label: str):
 def clear() -> None:
     """Forget cached results (the store keeps them)."""
     _load.clear()
+
+
+# -- the lessons' warm-up ---------------------------------------------------------------
+WARM_ENV = "OPTLAB_WARM_LESSONS"
+_log = logging.getLogger("optlab.warm")
+
+
+def warm_enabled() -> bool:
+    return os.environ.get(WARM_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def warm_lessons() -> threading.Thread | None:
+    """With ``OPTLAB_WARM_LESSONS=1``: train the lessons' missing runs in the background.
+
+    Once per server process and store (``st.cache_resource``); returns the thread.
+    """
+    if not warm_enabled():
+        return None
+    return _warm_thread(str(paths.store_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_thread(store_path: str) -> threading.Thread:
+    from engine import lessons
+
+    target = get_store(store_path)
+
+    def work() -> None:
+        t0 = time.perf_counter()
+        try:
+            n = lessons.warm(target)
+        except Exception:  # noqa: BLE001 - a failed warm-up leaves the app as it was
+            _log.exception("warming the lessons failed")
+            return
+        _log.info("lessons warmed: %d runs trained in %.1f s", n, time.perf_counter() - t0)
+
+    thread = threading.Thread(target=work, name="optlab-warm-lessons", daemon=True)
+    thread.start()
+    return thread

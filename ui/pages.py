@@ -40,10 +40,16 @@ def use_router() -> None:
     page without the router (no page titles, no wide layout). Switching the
     legacy mode off and rerunning runs the entrypoint, which routes to the
     same URL path. One rerun per session at most, so no click is lost.
+
+    It also starts the lessons' warm-up when ``OPTLAB_WARM_LESSONS`` asks for
+    it (:func:`ui.cache.warm_lessons`, once per server process).
     """
     import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
 
+    from ui import cache
+
+    cache.warm_lessons()  # OPTLAB_WARM_LESSONS=1: once per server process, in the background
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         if not st.session_state.get("_routed"):

@@ -7,7 +7,8 @@ fields into a config and show any ``ValueError`` it raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import streamlit as st
@@ -61,6 +62,26 @@ def _defaults(defaults: Mapping[str, Any] | None) -> dict[str, Any]:
     return base
 
 
+@contextlib.contextmanager
+def section(title: str, expander: bool = False) -> Iterator[None]:
+    """A titled group of controls (a subheader, or an expander).
+
+    The title is drawn only when the group shows a control: a group whose
+    every control ``?hide=`` hides leaves no empty heading behind.
+    """
+    slot = st.empty()
+    before = state.drawn()
+    if expander:
+        with slot.expander(title):
+            yield
+        if state.drawn() == before:
+            slot.empty()
+    else:
+        yield
+        if state.drawn() > before:
+            slot.subheader(title)
+
+
 # -- hidden layers as text ----------------------------------------------------
 def parse_hidden(raw: str) -> tuple[int, ...]:
     """``"64, 32"`` -> ``(64, 32)``; empty -> ``()`` (a linear model)."""
@@ -84,14 +105,14 @@ def hidden_text(widths: tuple[int, ...]) -> str:
 def data_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Dataset, its hyperparameters, and an optional CSV upload."""
     d = _defaults(defaults)
-    st.subheader("Data")
-    name = choose(
-        data.REGISTRY, f"{page}_dataset", "Dataset", d["dataset"], help="The learning task."
-    )
-    spec = data.REGISTRY[name]
-    if name == "csv":
-        return {"dataset": name, **_csv_upload(page, spec)}
-    params = spec_params(spec, f"{page}_data.{name}", d.get("dataset_params"))
+    with section("Data"):
+        name = choose(
+            data.REGISTRY, f"{page}_dataset", "Dataset", d["dataset"], help="The learning task."
+        )
+        spec = data.REGISTRY[name]
+        if name == "csv":
+            return {"dataset": name, **_csv_upload(page, spec)}
+        params = spec_params(spec, f"{page}_data.{name}", d.get("dataset_params"))
     return {"dataset": name, "dataset_params": params}
 
 
@@ -106,6 +127,7 @@ def _csv_upload(page: str, spec) -> dict[str, Any]:
     params = {
         h.name: state.initial(keys[h.name], h.default, widgets_parser(h)) for h in spec.hypers
     }
+    state.mark_drawn()
     file = st.file_uploader(
         "CSV file",
         type=["csv"],
@@ -151,7 +173,11 @@ def _csv_upload(page: str, spec) -> dict[str, Any]:
 def model_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Hidden layers, activation, initializer (+ its hyperparameters), batch norm."""
     d = _defaults(defaults)
-    st.subheader("Model")
+    with section("Model"):
+        return _model_controls(page, d)
+
+
+def _model_controls(page: str, d: Mapping[str, Any]) -> dict[str, Any]:
     text = state.bind(
         st.text_input,
         f"{page}_hidden",
@@ -192,15 +218,17 @@ def optimizer_section(
     page: str, default: str = "adam", overrides: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any]]:
     """One optimizer and its hyperparameters."""
-    st.subheader("Optimizer")
-    name = choose(
-        optim.REGISTRY,
-        f"{page}_optimizer",
-        "Optimizer",
-        default,
-        help="The update rule. Its hyperparameters follow.",
-    )
-    params = spec_params(optim.REGISTRY[name], f"{page}_opt.{name}", (overrides or {}).get(name))
+    with section("Optimizer"):
+        name = choose(
+            optim.REGISTRY,
+            f"{page}_optimizer",
+            "Optimizer",
+            default,
+            help="The update rule. Its hyperparameters follow.",
+        )
+        params = spec_params(
+            optim.REGISTRY[name], f"{page}_opt.{name}", (overrides or {}).get(name)
+        )
     return name, params
 
 
@@ -212,14 +240,22 @@ def training_sidebar(
 ) -> dict[str, Any]:
     """Mode (full batch, one sample per update, mini-batch), batch size and sampling."""
     d = _defaults(defaults)
-    st.subheader("Mode")
+    with section("Mode"):
+        return _mode_controls(page, n_train, optimizer, d)
+
+
+def _mode_controls(
+    page: str, n_train: int | None, optimizer: str | None, d: Mapping[str, Any]
+) -> dict[str, Any]:
     full_only = bool(optimizer and optim.REGISTRY[optimizer].extra.get("full_batch_only"))
     if full_only:
         mode = "batch"
-        st.caption(
-            f"{optim.REGISTRY[optimizer].title} needs the whole training set for every "
-            "step, so the mode is **Full batch**."
-        )
+        if not state.hidden("mode"):
+            state.mark_drawn()
+            st.caption(
+                f"{optim.REGISTRY[optimizer].title} needs the whole training set for every "
+                "step, so the mode is **Full batch**."
+            )
     else:
         modes = list(MODE_TITLES)
         mode = state.bind(
@@ -269,7 +305,11 @@ def training_sidebar(
 def budget_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Epochs and seed (the precision sits with the advanced settings)."""
     d = _defaults(defaults)
-    st.subheader("Budget")
+    with section("Budget"):
+        return _budget_controls(page, d)
+
+
+def _budget_controls(page: str, d: Mapping[str, Any]) -> dict[str, Any]:
     c1, c2 = st.columns(2)
     with c1:
         epochs = state.bind(
@@ -420,7 +460,7 @@ def model_and_data_sidebar(
         if after_model is not None:
             fields.update(after_model(fields))
         fields.update(budget_section(page, defaults))
-        with st.expander("Schedule, stopping and clipping"):
+        with section("Schedule, stopping and clipping", expander=True):
             fields.update(schedule_section(page, defaults))
             fields.update(stopping_section(page, defaults))
     return fields
@@ -475,14 +515,15 @@ UI_FIELDS = {
 }
 
 
-def _spec_query(prefix: str, params: Mapping[str, Any], spec, out: dict[str, str]) -> None:
+def spec_query(prefix: str, params: Mapping[str, Any], spec, out: dict[str, str]) -> None:
+    """Add the query parameters ``<prefix>.<hyper>`` of a spec's ``params`` to ``out``."""
     for h in spec.hypers:
         if h.name not in params:
             continue
         v = params[h.name]
         if h.kind == "params":
             inner = params.get(next(x.name for x in spec.hypers if x.kind == "optimizer"))
-            _spec_query(f"{prefix}.{h.name}.{inner}", v, optim.REGISTRY[inner], out)
+            spec_query(f"{prefix}.{h.name}.{inner}", v, optim.REGISTRY[inner], out)
         else:
             out[f"{prefix}.{h.name}"] = state.dump(v)
 
@@ -516,10 +557,10 @@ def config_query(config) -> dict[str, str]:
             min_delta=state.dump(c.min_delta),
             restore_best=state.dump(c.restore_best),
         )
-    _spec_query(f"data.{c.dataset}", c.dataset_params, data.REGISTRY[c.dataset], out)
-    _spec_query(f"init.{c.initializer}", c.init_params, nn.INITIALIZERS[c.initializer], out)
-    _spec_query(f"opt.{c.optimizer}", c.optimizer_params, optim.REGISTRY[c.optimizer], out)
-    _spec_query(f"sched.{c.schedule}", c.schedule_params, schedules.REGISTRY[c.schedule], out)
+    spec_query(f"data.{c.dataset}", c.dataset_params, data.REGISTRY[c.dataset], out)
+    spec_query(f"init.{c.initializer}", c.init_params, nn.INITIALIZERS[c.initializer], out)
+    spec_query(f"opt.{c.optimizer}", c.optimizer_params, optim.REGISTRY[c.optimizer], out)
+    spec_query(f"sched.{c.schedule}", c.schedule_params, schedules.REGISTRY[c.schedule], out)
     return out
 
 

@@ -13,7 +13,8 @@ parameter. A control starts from, in order:
 After rendering, the current value is written back to the URL (defaults are
 left out, so links stay short), so a copied URL reopens the same
 configuration. ``?hide=a,b`` hides controls (lesson links use it); a hidden
-control keeps its value.
+control keeps its value. ``?lesson=<id>`` loads a lesson's settings into the
+page's controls (see :mod:`ui.lessons`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,22 @@ from typing import Any
 import streamlit as st
 
 RESERVED = {"hide", "embed", "embed_options"}
+# ``hide=`` names for whole groups of sidebar controls (besides prefixes such as ``opt``)
+GROUPS = {
+    "data": {"dataset", "data"},
+    "model": {"hidden", "activation", "init", "batchnorm"},
+    "budget": {"epochs", "seed"},
+    "advanced": {
+        "schedule", "sched", "early_stopping", "monitor", "patience", "min_delta",
+        "restore_best", "clip_norm", "clip_value", "dtype",
+    },
+}
 _MEM = "_state_memory"  # key -> last value, per session
 _PAGE = "_state_page"  # page of the previous run
 _WRITTEN = "_state_written"  # query names written in this run
 _NOTICES = "_state_notices"  # placeholder for warnings at the top of the page
 _SHOWN = "_state_shown"  # warnings shown in this run
+_DRAWN = "_state_drawn"  # controls drawn in this run (hidden ones are not)
 
 
 # -- page lifecycle ------------------------------------------------------
@@ -41,14 +53,19 @@ def begin(page: str) -> None:
     ss[_PAGE] = page
     ss[_WRITTEN] = set()
     ss[_SHOWN] = set()
-    if arriving and any(name not in RESERVED for name in st.query_params):
+    ss[_DRAWN] = 0
+    ss[_NOTICES] = st.container()
+    from ui import lessons  # here, not at the top: ui.lessons imports this module
+
+    opened = lessons.apply_link(page, arriving)  # ?lesson=<id> becomes the page's own parameters
+    if (arriving or opened) and any(name not in RESERVED for name in st.query_params):
         # A link (or "Open in Train") describes the whole configuration: what
         # it leaves out is a default, not what this session had before.
         prefix = f"{page}_"
         ss[_MEM] = {k: v for k, v in ss[_MEM].items() if not k.startswith(prefix)}
         for k in [k for k in ss if isinstance(k, str) and k.startswith(prefix)]:
             del ss[k]
-    ss[_NOTICES] = st.container()
+    lessons.notice(page)
 
 
 def finish() -> None:
@@ -57,6 +74,20 @@ def finish() -> None:
     for name in list(st.query_params):
         if name not in RESERVED and name not in written:
             del st.query_params[name]
+
+
+def notices():
+    """The container at the top of the page that holds its warnings and notes."""
+    return st.session_state.get(_NOTICES) or st.container()
+
+
+def drop(key: str) -> None:
+    """Forget control ``key``'s value (in the session and the URL): it starts from its default."""
+    ss = st.session_state
+    ss.pop(key, None)
+    ss.get(_MEM, {}).pop(key, None)
+    if name_of(key) in st.query_params:
+        del st.query_params[name_of(key)]
 
 
 def warn(message: str) -> None:
@@ -87,7 +118,8 @@ def hidden(name: str) -> bool:
     """Whether ``?hide=`` hides control ``name`` (or a group it belongs to).
 
     ``hide=opt`` hides every ``opt.*`` control; ``hide=lr`` hides every
-    control whose last part is ``lr``.
+    control whose last part is ``lr``; a :data:`GROUPS` name (``data``,
+    ``model``, ``budget``, ``advanced``) hides that sidebar group.
     """
     raw = st.query_params.get("hide")
     if not raw:
@@ -95,7 +127,22 @@ def hidden(name: str) -> bool:
     hide = {h.strip() for h in raw.split(",") if h.strip()}
     parts = name.split(".")
     prefixes = {".".join(parts[: i + 1]) for i in range(len(parts))}
-    return bool(hide & prefixes) or parts[-1] in hide
+    return (
+        bool(hide & prefixes)
+        or parts[-1] in hide
+        or any(parts[0] in GROUPS.get(h, ()) for h in hide)
+    )
+
+
+def drawn() -> int:
+    """How many controls this run has drawn so far (a control hidden by ``?hide=`` is not)."""
+    return st.session_state.get(_DRAWN, 0)
+
+
+def mark_drawn() -> None:
+    """Count a control drawn without :func:`bind` (e.g. a file upload)."""
+    ss = st.session_state
+    ss[_DRAWN] = ss.get(_DRAWN, 0) + 1
 
 
 # -- one control ---------------------------------------------------------
@@ -166,6 +213,7 @@ def bind(
         return value
     seed(key, value)
     value = widget(*args, key=key, **kwargs)
+    mark_drawn()
     remember(key, value, default, to_text)
     return value
 

@@ -1,7 +1,5 @@
 """The router: one navigation over the page files that exist."""
 
-from pathlib import Path
-
 from apptools import ROOT, no_exception
 from streamlit.testing.v1 import AppTest
 
@@ -27,8 +25,6 @@ def test_pages_list_only_existing_files(monkeypatch, tmp_path):
 def test_every_page_opens_through_the_router():
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     for file, title, _ in pages.available():
-        if Path(file).stem == "lessons":
-            continue
         at.switch_page(file).run()
         no_exception(at)
         assert at.title[0].value == title

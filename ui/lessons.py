@@ -1,0 +1,820 @@
+"""Lessons in the app: the Lessons page, and lesson links on every page.
+
+Links
+-----
+``/lessons?lesson=<id>``
+    opens a lesson on the Lessons page: what to notice, the claim, the slide,
+    and the figure. Its runs go through the app's cache and run store, so a
+    lesson is trained once per server however many students open it.
+``/<page>?lesson=<id>`` (train — also ``/`` —, compare, modes, playground)
+    loads the lesson's settings into that page's controls and runs them. Where
+    the page shows one run of the lesson at a time (the contrasts of a Train
+    lesson; the paths of a Playground lesson that each have their own
+    learning-rate schedule) ``&run=<k>`` picks the k-th (1 = the first). A
+    lesson of another page is passed on to its own page.
+``&hide=a,b``
+    hides controls (:func:`ui.state.hidden`); on the Lessons page
+    ``hide=picker`` hides the list of lessons and the previous/next buttons.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+from engine import data, optim, schedules, surfaces
+from engine import lessons as engine_lessons
+from engine.config import RunConfig
+from engine.lessons import Lesson, LessonOutcome
+from ui import cache, charts, sidebar, state, summaries
+from ui.pages import ICONS, PAGES
+from ui.results import chart_with_download, guard
+
+PAGE = "lessons"
+KEY = "lessons_lesson"  # the open lesson (query parameter ``lesson``)
+STEP_KEY = "lessons_step"  # the replay slider of a playground lesson
+BAD_LINK = "lessons_bad_link"  # this visit came with an unknown lesson id
+PICKER = "picker"  # ``hide=picker``: no list of lessons, no previous / next
+TITLES = {url: title for _, title, url in PAGES}
+FILES = {url: file for file, _, url in PAGES}
+_LINKS = "_lesson_links"  # page -> (lesson id, run label or None) a link loaded
+_AUTORUN = "_lesson_autorun"  # the page whose next run presses its own run button
+GRID = 120
+
+# what a lesson's claim is about, when not its validation loss or accuracy: the chart
+# beside the validation loss (lr, state, update_ratio), or the per-layer gradient norms
+# of each run, right under them (grad)
+FOCUS = {
+    "decay-schedules": "lr",
+    "adagrad-vs-rmsprop": "state",
+    "exploding-gradients-clipping": "grad",
+    "vanishing-gradients": "grad",
+    "batch-normalization": "grad",
+    "beyond-adam": "update_ratio",
+}
+
+
+def _quoted(raw: str) -> str:
+    """A user-supplied id, shown only when it looks like one."""
+    return f"`{raw}`" if re.fullmatch(r"[A-Za-z0-9_.#-]{1,60}", raw or "") else "in this link"
+
+
+# =============================================================================
+# links: a lesson as a page's query parameters
+
+
+def _entries(names: list[str]) -> list[str]:
+    """Entry names of the Compare and Playground pages: ``adam``, ``adam#2``, ..."""
+    out, seen = [], {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
+def _own_schedules(lesson: Lesson) -> bool:
+    return lesson.page == "playground" and any("schedule" in r for r in lesson.setup["runs"])
+
+
+def run_labels(lesson: Lesson) -> list[str]:
+    """The runs a link opens one at a time (``&run=k``); [] when it opens the whole lesson."""
+    if lesson.page == "train":
+        return [label for label, _, _ in engine_lessons.jobs(lesson)]
+    if _own_schedules(lesson):
+        return [r["label"] for r in lesson.setup["runs"]]
+    return []
+
+
+def _optimizer_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter of an optimizer (an inner optimizer's too), defaults filled in."""
+    spec = optim.REGISTRY[name]
+    out = spec.resolve(
+        {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}, "optimizer_params"
+    )
+    if "inner" in out:
+        inner = optim.REGISTRY[out["inner"]]
+        out["inner_params"] = inner.resolve(out.get("inner_params") or {}, "inner_params")
+    return out
+
+
+def _spec_query(prefix: str, spec, params: dict[str, Any], q: dict[str, str]) -> None:
+    sidebar.spec_query(prefix, params, spec, q)
+
+
+def page_query(lesson: Lesson, run: int = 0) -> dict[str, str]:
+    """The query parameters that make the lesson's page show it (its ``run``-th run
+    where the page shows one at a time, see :func:`run_labels`).
+
+    Every setting is written out, so the page's own defaults do not matter.
+    """
+    s = lesson.setup
+    if lesson.page == "playground":
+        chosen, schedule = s["runs"], s.get("schedule") or {}
+        if _own_schedules(lesson):
+            chosen = [s["runs"][run]]
+            schedule = chosen[0].get("schedule", schedule) or {}
+        surface = s["surface"]
+        q = {"surface": surface, "steps": str(int(s["steps"]))}
+        for i, v in enumerate(s.get("x0") or ()):
+            q[f"start.{surface}.{i}"] = state.dump(float(v))
+        names = _entries([r["optimizer"] for r in chosen])
+        q["optimizers"] = ",".join(names)
+        for name, r in zip(names, chosen, strict=True):
+            params = _optimizer_params(r["optimizer"], r.get("params", {}))
+            _spec_query(f"opt.{name}", optim.REGISTRY[r["optimizer"]], params, q)
+        if schedule:
+            sspec = schedules.REGISTRY[schedule["name"]]
+            q["path_schedule"] = schedule["name"]
+            params = sspec.resolve(schedule.get("params", {}), "schedule_params")
+            _spec_query(f"psched.{schedule['name']}", sspec, params, q)
+        return q
+    jobs = engine_lessons.jobs(lesson)
+    if lesson.page == "train":
+        return sidebar.config_query(jobs[run][2])
+    first = [cfg for _, k, cfg in jobs if k == 0]  # one config per label
+    q = sidebar.config_query(first[0])
+    if lesson.page == "modes":
+        for k in ("mode", "batch_size", "sampling"):
+            q.pop(k, None)
+        q["sizes"] = ",".join(str(b) for b in s["batch_sizes"])
+        return q
+    q = {k: v for k, v in q.items() if k != "optimizer" and not k.startswith("opt.")}
+    names = _entries([c.optimizer for c in first])
+    q["optimizers"] = ",".join(names)
+    for name, cfg in zip(names, first, strict=True):
+        _spec_query(f"opt.{name}", optim.REGISTRY[cfg.optimizer], dict(cfg.optimizer_params), q)
+    if int(s.get("seeds", 1)) > 1:
+        q["seeds"] = str(int(s["seeds"]))
+    return q
+
+
+def apply_link(page: str, arriving: bool = False) -> bool:
+    """Turn ``?lesson=<id>[&run=<k>]`` into ``page``'s own query parameters.
+
+    Called by :func:`ui.state.begin` before any control reads the URL. Returns
+    True when a lesson was loaded (the page then runs it once, see
+    :func:`autorun`).
+    """
+    ss = st.session_state
+    qp = st.query_params
+    if page not in engine_lessons.PAGES:
+        return False
+    if "lesson" not in qp:
+        if arriving and any(n not in state.RESERVED for n in qp):
+            ss.get(_LINKS, {}).pop(page, None)  # another link: not the lesson's settings
+        return False
+    raw, raw_run = qp.get("lesson", ""), qp.get("run")
+    keep = {k: qp.get(k) for k in state.RESERVED if k in qp}
+    for k in ("lesson", "run"):
+        if k in qp:
+            del qp[k]
+    lesson = engine_lessons.LESSONS.get(raw)
+    if lesson is None:
+        state.warn(
+            f"Unknown lesson {_quoted(raw)}; this page opens with its usual settings. "
+            "The Lessons page lists every lesson."
+        )
+        return False
+    if lesson.page != page:
+        st.switch_page(
+            FILES[lesson.page],
+            query_params={"lesson": lesson.id, **({"run": raw_run} if raw_run else {}), **keep},
+        )
+    labels = run_labels(lesson)
+    run = 0
+    if raw_run is not None and labels:
+        try:
+            run = state.parse_int(raw_run, 1, len(labels)) - 1
+        except ValueError:
+            state.warn(
+                f"URL parameter `run={raw_run[:20]}` was ignored (this lesson has runs 1 to "
+                f"{len(labels)}); showing run 1."
+            )
+    qp.from_dict({**keep, **page_query(lesson, run)})
+    ss.setdefault(_LINKS, {})[page] = (lesson.id, labels[run] if labels else None)
+    if page != "playground":  # the Playground draws its paths anyway
+        ss[_AUTORUN] = page
+    return True
+
+
+def autorun(page: str) -> bool:
+    """True once after a lesson link loaded its settings into ``page``: run them."""
+    ss = st.session_state
+    if ss.get(_AUTORUN) == page:
+        del ss[_AUTORUN]
+        return True
+    return False
+
+
+def notice(page: str) -> None:
+    """On a page a lesson link opened: which lesson, its claim, and the way back."""
+    link = st.session_state.get(_LINKS, {}).get(page)
+    lesson = engine_lessons.LESSONS.get(link[0]) if link else None
+    if lesson is None:
+        return
+    run = f" — run “{link[1]}”" if link[1] else ""
+    with state.notices():
+        st.info(
+            f"**Lesson: {lesson.title}**{run}. {lesson.claim} Change any setting to explore "
+            "further.",
+            icon=":material/school:",
+        )
+        page_link(PAGE, "Back to the lesson", {"lesson": lesson.id}, ":material/arrow_back:")
+
+
+def page_link(
+    page: str, label: str, query: dict[str, str], icon: str, help: str | None = None
+) -> None:
+    """A link to one of the app's pages with these query parameters.
+
+    A page script run on its own (without the router, as in some tests) has no
+    other pages to link to; it gets a plain link to the same address.
+    """
+    try:
+        st.page_link(FILES[page], label=label, query_params=query, icon=icon, help=help)
+    except StreamlitPageNotFoundError:
+        path = "" if page == "train" else page  # the router serves Train, its default, at /
+        st.markdown(f"[{label}](/{path}?{urlencode(query)})")
+
+
+def open_links(lesson: Lesson) -> None:
+    """"Open in <page>": one link, or one per run where the page shows one run at a time."""
+    title = TITLES[lesson.page]
+    labels = run_labels(lesson)
+    targets = (
+        [(f"Open “{label}” in {title}", {"lesson": lesson.id, "run": str(i + 1)})
+         for i, label in enumerate(labels)]
+        if labels
+        else [(f"Open in {title}", {"lesson": lesson.id})]
+    )
+    cols = st.columns(min(len(targets), 4))
+    for i, (label, query) in enumerate(targets):
+        with cols[i % len(cols)]:
+            page_link(
+                lesson.page, label, query, ICONS[lesson.page],
+                help=f"The {title} page with this lesson's settings loaded, to change them "
+                "and see what happens.",
+            )
+
+
+# =============================================================================
+# the Lessons page
+
+
+def ordered() -> list[Lesson]:
+    """Every lesson, topic by topic (the list's order)."""
+    return [lesson for items in engine_lessons.by_topic().values() for lesson in items]
+
+
+def open_lesson(lesson_id: str) -> None:
+    """The "Open" buttons' callback."""
+    ss = st.session_state
+    ss[KEY] = lesson_id
+    state.drop(STEP_KEY)
+
+
+def current() -> tuple[Lesson, bool]:
+    """The open lesson (the first when none is chosen) and whether the link named an unknown one."""
+    ss = st.session_state
+    first = ordered()[0]
+    if ss.get(KEY) not in engine_lessons.LESSONS:
+        raw = st.query_params.get("lesson")
+        ss[BAD_LINK] = raw is not None and raw not in engine_lessons.LESSONS
+        if ss[BAD_LINK]:
+            state.warn(f"Unknown lesson {_quoted(raw)}; showing the list of lessons.")
+        ss[KEY] = raw if raw in engine_lessons.LESSONS else first.id
+    lesson = engine_lessons.LESSONS[ss[KEY]]
+    state.remember(KEY, lesson.id, None)
+    return lesson, bool(ss.get(BAD_LINK))
+
+
+def picker(chosen: Lesson, force: bool = False) -> None:
+    """The lessons in the sidebar, one expander per topic, each with its slide and Open button."""
+    if state.hidden(PICKER) and not force:
+        return
+    with st.sidebar:
+        st.subheader("All lessons")
+        for topic, items in engine_lessons.by_topic().items():
+            with st.expander(f"{topic} ({len(items)})", expanded=topic == chosen.topic):
+                for lesson in items:
+                    is_open = lesson.id == chosen.id
+                    st.button(
+                        lesson.title,
+                        key=f"lessons_open.{lesson.id}",
+                        on_click=open_lesson,
+                        args=(lesson.id,),
+                        type="primary" if is_open else "tertiary",
+                        icon=ICONS[lesson.page],
+                        help=lesson.claim,
+                    )
+                    st.caption(f"Deck {lesson.deck_code} · {lesson.slide}")
+
+
+HIDE_EXAMPLES = {
+    "train": "optimizer,model",
+    "compare": "optimizers,data",
+    "modes": "sizes,model",
+    "playground": "surface,optimizers",
+}
+
+
+def _share(lesson: Lesson) -> None:
+    """The lesson's links, ready to copy: for a student, for a class, on its own page."""
+    here = (st.context.url or "").rstrip("/")
+    root = here.removesuffix("/lessons") if here.endswith("/lessons") else here
+    on_page = f"{root}/{'' if lesson.page == 'train' else lesson.page}?lesson={lesson.id}"
+    if run_labels(lesson):
+        on_page += "&run=1"
+    with st.popover("Share", icon=":material/share:"):
+        st.caption("This lesson:")
+        st.code(f"{root}/lessons?lesson={lesson.id}", language=None)
+        st.caption("For a class, without the list of lessons:")
+        st.code(f"{root}/lessons?lesson={lesson.id}&hide={PICKER}", language=None)
+        st.caption(f"On the {TITLES[lesson.page]} page, to explore:")
+        st.code(on_page, language=None)
+        st.caption(
+            "Add `&hide=` and control names to lock what students may change, e.g. "
+            f"`&hide={HIDE_EXAMPLES[lesson.page]}`."
+        )
+
+
+def _neighbours(lesson: Lesson) -> None:
+    seq = ordered()
+    i = [x.id for x in seq].index(lesson.id)
+    prev, nxt = (seq[i - 1] if i > 0 else None), (seq[i + 1] if i + 1 < len(seq) else None)
+    c1, c2 = st.columns(2)
+    if prev is not None:
+        c1.button(
+            f"Previous: {prev.title}", key="lessons_prev", on_click=open_lesson, args=(prev.id,),
+            icon=":material/arrow_back:", type="tertiary",
+        )
+    if nxt is not None:
+        with c2, st.container(horizontal_alignment="right"):
+            st.button(
+                f"Next: {nxt.title}", key="lessons_next", on_click=open_lesson, args=(nxt.id,),
+                icon=":material/arrow_forward:", icon_position="right", type="tertiary",
+            )
+
+
+def show(lesson: Lesson) -> None:
+    """The lesson: its slide, what to notice and the claim, then the figure."""
+    st.header(lesson.title, anchor=False)
+    st.caption(
+        f":material/slideshow: Deck {lesson.deck} — slide “{lesson.slide}” · "
+        f"topic: {lesson.topic}"
+    )
+    left, right = st.columns(2, gap="medium")
+    with left, st.container(border=True, height="stretch"):
+        st.markdown("**What to notice**")
+        st.markdown(lesson.explanation)
+    with right, st.container(border=True, height="stretch"):
+        st.markdown("**The claim**")
+        st.markdown(lesson.claim)
+        st.caption("An automatic check confirms it whenever the app changes; the figure below "
+                   "shows it.")
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    with c1:
+        open_links(lesson)
+    with c2, st.container(horizontal_alignment="right"):
+        _share(lesson)
+    with guard("The lesson"):
+        if lesson.page == "playground":
+            _playground(lesson)
+        else:
+            out = outcome(lesson)
+            {"train": _train, "compare": _compare, "modes": _modes}[lesson.page](lesson, out)
+    if not state.hidden(PICKER):
+        st.divider()
+        _neighbours(lesson)
+
+
+# =============================================================================
+# running a lesson through the app's cache
+
+
+class _AppStore:
+    """What :func:`engine.lessons.run` reads and fills: the app's store, through the data cache.
+
+    ``get`` is :func:`ui.cache.lookup`; ``put`` does nothing because the runs are
+    trained by :func:`ui.cache.run`, which stores them itself.
+    """
+
+    def __init__(self, configs: list[RunConfig]) -> None:
+        self.configs = {c.key(): c for c in configs}
+
+    def get(self, key: str):
+        cfg = self.configs.get(key)
+        return None if cfg is None else cache.lookup(cfg)
+
+    def put(self, result, label: str | None = None) -> None:
+        pass
+
+
+def outcome(lesson: Lesson) -> LessonOutcome:
+    """The lesson's runs: read back when anyone trained them before, else trained now."""
+    now: dict[str, Any] = {"label": "", "i": 0, "n": 1}
+
+    def progress(label: str, i: int, n: int) -> None:
+        now.update(label=label, i=i, n=n)
+
+    def train(cfg: RunConfig):
+        return cache.run(
+            cfg,
+            label=f"{now['label']} ({now['i'] + 1}/{now['n']}) · ",
+            label_store=engine_lessons.store_label(lesson, now["label"]),
+        )
+
+    return engine_lessons.run(
+        lesson, store=_AppStore(engine_lessons.configs(lesson)), train_fn=train, progress=progress
+    )
+
+
+# =============================================================================
+# the figures
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _grid(surface: str) -> dict:
+    spec = surfaces.REGISTRY[surface]
+    f_grid, bounds = spec.extra["f_grid"], spec.extra["bounds"]
+    xs = np.linspace(*bounds[0], GRID)
+    with np.errstate(all="ignore"):
+        if spec.extra["dim"] == 1:
+            return {"xs": xs, "z": np.asarray(f_grid(xs), float)}
+        ys = np.linspace(*bounds[1], GRID)
+        xx, yy = np.meshgrid(xs, ys)
+        return {"xs": xs, "ys": ys, "z": np.asarray(f_grid(xx, yy), float),
+                "f_min": spec.extra.get("f_min")}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _paths(lesson_id: str) -> pd.DataFrame:
+    lesson = engine_lessons.get(lesson_id)
+    spec = surfaces.REGISTRY[lesson.setup["surface"]]
+    frames = []
+    for label, traj in engine_lessons.trajectories(lesson).items():
+        with np.errstate(all="ignore"):
+            f = np.asarray(spec.extra["f_grid"](*traj.T), float)
+        df = pd.DataFrame({"label": label, "step": np.arange(len(traj)), "x": traj[:, 0], "f": f})
+        if traj.shape[1] == 2:
+            df["y"] = traj[:, 1]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _path_notes(paths: pd.DataFrame, bounds) -> list[str]:
+    notes = []
+    cols = ["x", "y"] if "y" in paths else ["x"]
+    for label, df in paths.groupby("label", sort=False):
+        pts = df[cols].to_numpy()
+        bad = ~np.isfinite(pts).all(axis=1)
+        if bad.any():
+            notes.append(f"**{label}** diverges at step {int(df['step'].iloc[int(np.argmax(bad))])}.")
+            continue
+        lo = np.array([b[0] for b in bounds])
+        hi = np.array([b[1] for b in bounds])
+        outside = ((pts < lo) | (pts > hi)).any(axis=1)
+        if outside.any():
+            notes.append(
+                f"**{label}** leaves the plotted window at step "
+                f"{int(df['step'].iloc[int(np.argmax(outside))])}."
+            )
+    return notes
+
+
+def _playground(lesson: Lesson) -> None:
+    s = lesson.setup
+    spec = surfaces.REGISTRY[s["surface"]]
+    steps = int(s["steps"])
+    paths = _paths(lesson.id)
+    step = state.bind(
+        st.slider,
+        STEP_KEY,
+        steps,
+        lambda r: state.parse_int(r, 0, steps),
+        "Step",
+        min_value=0,
+        max_value=steps,
+        step=1,
+        fix=lambda v: min(max(int(v), 0), steps),
+        help="Move it to replay the paths step by step.",
+    )
+    for note in _path_notes(paths, spec.extra["bounds"]):
+        st.caption(note)
+    # side by side, unless long path names would squeeze the loss chart beside its legend
+    if max(len(r["label"]) for r in s["runs"]) <= 32:
+        left, right = st.columns([3, 2])
+    else:
+        left = right = st.container()
+    with left, guard("The surface chart"):
+        minima = spec.extra.get("minima", ()) if spec.extra["dim"] == 2 else ()
+        chart_with_download(
+            charts.surface_chart(_grid(s["surface"]), paths, step=step, minima=minima),
+            f"lesson-{lesson.id}-paths",
+        )
+        st.caption(
+            f"{spec.title}. "
+            + (
+                "Grey lines are contours of f; crosses mark the minima; diamonds are each "
+                "path's position at the chosen step."
+                if spec.extra["dim"] == 2
+                else "The grey curve is f; each path's iterates are dots on it; diamonds mark "
+                "the position at the chosen step."
+            )
+        )
+    with right, guard("The loss chart"):
+        chart_with_download(
+            charts.curves(paths.assign(path=paths["label"]), "f", x="step", color="path",
+                          y_title="f(x)", mark_x=step),
+            f"lesson-{lesson.id}-loss",
+        )
+        st.caption("f at each step: a flat stretch is a plateau or a saddle.")
+
+
+def _history(out: LessonOutcome, name: str) -> pd.DataFrame:
+    """Every run's history, with the run's label in column ``name`` and its seed index."""
+    return pd.concat(
+        [r.history.assign(**{name: label, "seed": k})
+         for label, rs in out.replicates.items() for k, r in enumerate(rs)],
+        ignore_index=True,
+    )
+
+
+def _metric(out: LessonOutcome) -> str:
+    task = next(iter(out.results.values())).task
+    return summaries.metric_column(task)
+
+
+def _stopped(out: LessonOutcome) -> set[str]:
+    """Runs that ended before the others: diverged, stopped early, or a shorter budget."""
+    last = {label: float(r.history["epoch"].iloc[-1]) if len(r.history) else 0.0
+            for label, r in out.results.items()}
+    longest = max(last.values(), default=0.0)
+    return {label for label, r in out.results.items()
+            if r.status in ("diverged", "early_stopped") or last[label] < longest}
+
+
+def _with_ends(chart, hist: pd.DataFrame, y: str, name: str, stopped: set[str], log_y: bool):
+    """Mark the last point of each run in ``stopped`` with a cross (a run that stops early
+    is otherwise hidden under the runs that go on from the same start)."""
+    if not stopped or not hasattr(chart, "layer"):
+        return chart
+    rows = hist[hist[name].isin(stopped)].replace([np.inf, -np.inf], np.nan).dropna(subset=[y])
+    if log_y:
+        rows = rows[rows[y] > 0]
+    ends = rows.groupby(name, sort=False).tail(1)
+    if ends.empty:
+        return chart
+    marks = (
+        alt.Chart(ends)
+        .mark_point(shape="cross", size=160, filled=True, strokeWidth=1)
+        .encode(
+            x="epoch:Q",
+            y=f"{y}:Q",
+            color=alt.Color(f"{name}:N"),
+            tooltip=[alt.Tooltip(f"{name}:N"), alt.Tooltip("epoch:Q", title="last epoch"),
+                     alt.Tooltip(f"{y}:Q", title=charts.title_of(y), format=".4~g")],
+        )
+    )
+    out = chart.copy()
+    out.layer = [*chart.layer, marks]
+    return out
+
+
+GRADIENTS = "Gradient norm per layer"
+
+
+def _charts(hist: pd.DataFrame, name: str, metric: str, seeds: int,
+            stopped: set[str]) -> dict[str, Callable]:
+    """Chart builders by title, over every run of the lesson (first seed where several);
+    the gradient norms are drawn by :func:`_gradients` instead (one chart per run)."""
+    first = hist[hist["seed"] == 0]
+
+    def line(y: str, log_y: bool = False) -> Callable:
+        if seeds > 1 and y in ("val_loss", "train_loss", "val_acc", "val_r2", "train_acc"):
+            return lambda: charts.band(hist, y, group=name, log_y=log_y)
+        return lambda: _with_ends(
+            charts.curves(first, y, color=name, log_y=log_y), first, y, name, stopped, log_y
+        )
+
+    out: dict[str, Callable] = {
+        "Validation loss": line("val_loss"),
+        "Training loss": line("train_loss"),
+        ("Validation R²" if metric == "val_r2" else "Validation accuracy"): line(metric),
+        "Learning rate": lambda: charts.lr_curve(first, color=name, log_y=True),
+        "Update size": line("update_ratio", log_y=True),
+    }
+    states = first.filter(like="state_norm_")
+    if states.notna().any().any():
+        out["Optimizer state"] = lambda: charts.state_norms(first, label=name)
+    return out
+
+
+def _gradients(lesson: Lesson, hist: pd.DataFrame, name: str) -> None:
+    """Each layer's gradient norm, one chart per run (first seed), two per row."""
+    first = hist[hist["seed"] == 0]
+    runs = list(dict.fromkeys(first[name]))
+    cols = st.columns(min(len(runs), 2))
+    for i, run in enumerate(runs):
+        with cols[i % len(cols)], guard("The gradient chart"):
+            st.caption(f"**{run}**")
+            chart_with_download(
+                charts.grad_norms(first[first[name] == run]),
+                f"lesson-{lesson.id}-gradients-{i + 1}",
+            )
+    st.caption(
+        "The norm of each layer's gradient (log scale). When the first layer's is orders of "
+        "magnitude below the output layer's, the gradient vanishes on its way back."
+    )
+
+
+def _figure(lesson: Lesson, out: LessonOutcome, name: str = "run", seeds: int = 1) -> None:
+    """The validation loss beside the chart the claim is about, then the others in tabs."""
+    hist = _history(out, name)
+    stopped = _stopped(out)
+    built = _charts(hist, name, _metric(out), seeds, stopped)
+    names = list(built)
+    focus = FOCUS.get(lesson.id)
+    beside = {"lr": "Learning rate", "state": "Optimizer state",
+              "update_ratio": "Update size"}.get(focus or "", names[2])
+    beside = beside if beside in built else names[2]
+    left, right = st.columns(2)
+    for col, title in ((left, "Validation loss"), (right, beside)):
+        with col, guard(f"The {title.lower()} chart"):
+            st.markdown(f"**{title}**")
+            chart_with_download(built[title](), f"lesson-{lesson.id}-{_slug(title)}")
+    notes = []
+    if seeds > 1:
+        notes.append(f"Lines are the mean over {seeds} seeds, the band is ± 1 std.")
+    if stopped:
+        notes.append("A cross marks where a run ended before the others.")
+    notes.append("Click a legend entry to pick one run out; hover to read the values.")
+    if beside == "Optimizer state":
+        notes.append("Optimizer-state lines are named “run · state”.")
+    st.caption(" ".join(notes))
+    if focus == "grad":
+        st.markdown(f"**{GRADIENTS}**")
+        _gradients(lesson, hist, name)
+    rest = [n for n in names if n not in ("Validation loss", beside)]
+    if focus != "grad":
+        rest.append(GRADIENTS)
+    tabs = st.tabs(rest)
+    for tab, title in zip(tabs, rest, strict=True):
+        with tab:
+            if title == GRADIENTS:
+                _gradients(lesson, hist, name)
+                continue
+            with guard(f"The {title.lower()} chart"):
+                chart_with_download(built[title](), f"lesson-{lesson.id}-{_slug(title)}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _table(df: pd.DataFrame, helps: dict[str, str] | None = None) -> None:
+    """A results table: numbers to four significant digits, headers with their meaning."""
+    helps = helps or {}
+    config: dict[str, Any] = {}
+    for c in df.columns:
+        if df[c].dtype.kind == "f":
+            config[c] = st.column_config.NumberColumn(c, format="%.4g", help=helps.get(c))
+        elif c in helps:
+            config[c] = st.column_config.Column(c, help=helps[c])
+    st.dataframe(df, hide_index=True, key="lessons_table", column_config=config)
+
+
+HELPS = {
+    "‖θ‖": "Weight norm: the length of the network's whole parameter vector at the end.",
+    "best epoch": "The epoch with the lowest validation loss.",
+    "epochs": "Epochs actually run (fewer than the budget when the run stopped early).",
+    "time (s)": "Training and evaluation time of the run.",
+}
+
+
+def _endings(out: LessonOutcome) -> None:
+    """How each run ended, where that is part of the story (diverged, stopped early)."""
+    for label, r in out.results.items():
+        if r.status in ("diverged", "early_stopped", "interrupted"):
+            st.caption(f"**{label}**: {r.stop_reason}")
+
+
+def _weight_norm(r) -> float:
+    return float(np.linalg.norm(r.params)) if r.params is not None else math.nan
+
+
+def _train(lesson: Lesson, out: LessonOutcome) -> None:
+    metric = _metric(out)
+    m = "R²" if metric == "val_r2" else "acc"
+    rows = []
+    for label, r in out.results.items():
+        h = r.history
+        rows.append({
+            "run": label,
+            "status": r.status.replace("_", " "),
+            "epochs": int(h["epoch"].iloc[-1]) if len(h) else 0,
+            "best val loss": r.best_val_loss,
+            "best epoch": r.best_epoch,
+            "final val loss": float(h["val_loss"].iloc[-1]) if len(h) else math.nan,
+            f"final val {m}": float(h[metric].iloc[-1]) if metric in h and len(h) else math.nan,
+            "test loss": r.test_metrics.get("test_loss", math.nan),
+            f"test {m}": r.test_metrics.get("test_r2" if metric == "val_r2" else "test_acc",
+                                           math.nan),
+            "‖θ‖": _weight_norm(r),
+        })
+    _table(pd.DataFrame(rows), HELPS)
+    _endings(out)
+    _figure(lesson, out)
+    two_d = bool(data.REGISTRY[next(iter(out.results.values())).config.dataset].extra.get("two_d"))
+    if two_d:
+        from engine.train import decision_surface
+
+        st.markdown("**Decision boundaries**")
+        cols = st.columns(min(len(out.results), 3))
+        for i, (label, r) in enumerate(out.results.items()):
+            with cols[i % len(cols)], guard("The decision boundary"):
+                surf = decision_surface(r)
+                task = "binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass"
+                st.caption(label)
+                st.altair_chart(charts.decision_boundary(surf, task, height=260), width="stretch")
+        st.caption("What each trained network predicts over the plane; dots are the training samples.")
+
+
+def _compare(lesson: Lesson, out: LessonOutcome) -> None:
+    seeds = int(lesson.setup.get("seeds", 1))
+    rows = []
+    for label, rs in out.replicates.items():
+        for k, r in enumerate(rs):
+            row = summaries.run_row(label, r, "val_loss", -math.inf, k)
+            row["‖θ‖"] = _weight_norm(r)
+            rows.append(row)
+    board = summaries.leaderboard(rows).drop(
+        columns=["epochs to target", "time to target (s)", "reached target", "diverged"],
+        errors="ignore",
+    ).rename(columns={"optimizer": "run"})
+    if seeds == 1:
+        board = board.drop(columns=["seeds"], errors="ignore")
+    _table(board, HELPS)
+    st.caption(
+        "Ranked by best validation loss"
+        + (f", averaged over {seeds} seeds." if seeds > 1 else ".")
+        + " Every run trains the same network from the same initial weights on the same batches."
+    )
+    _endings(out)
+    _figure(lesson, out, seeds=seeds)
+
+
+def _modes(lesson: Lesson, out: LessonOutcome) -> None:
+    timing = out.timing.copy()
+    timing.insert(0, "run", list(out.results))
+    timing = timing.rename(columns={
+        "batch_size": "batch size", "updates_per_epoch": "updates / epoch",
+        "time_per_epoch_s": "time / epoch (s)", "updates_per_s": "updates / s",
+        "samples_per_s": "samples / s", "final_val_loss": "final val loss",
+    })
+    _table(timing, {"time / epoch (s)": "The median epoch of the run (training only)."})
+    st.caption(
+        "Small batches pay Python and NumPy overhead on every update, so an epoch of many "
+        "small updates takes longer than an epoch of a few large ones."
+    )
+    left, right = st.columns([2, 3])
+    with left, guard("The timing chart"):
+        st.markdown("**Time per epoch**")
+        bars = (
+            alt.Chart(timing)
+            .mark_bar()
+            .encode(
+                x=alt.X("run:N", sort=None, title="batch size", axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("time / epoch (s):Q", title="seconds per epoch"),
+                tooltip=list(timing.columns),
+            )
+            .properties(height=300)
+        )
+        chart_with_download(bars, f"lesson-{lesson.id}-time-per-epoch")
+    hist = _history(out, "batch size")
+    notes = {
+        "epoch": "Per epoch, small batches are ahead: they made many more updates.",
+        "updates": "Per update (log scale), large batches are ahead: each of their steps "
+        "follows a more exact gradient.",
+        "time_s": "Per second, the winner is usually in between.",
+    }
+    with right:
+        st.markdown("**Validation loss**")
+        tabs = st.tabs(["vs epochs", "vs updates", "vs wall time"])
+        for tab, x in zip(tabs, notes, strict=True):
+            with tab, guard("The curves"):
+                chart_with_download(
+                    charts.curves(hist, "val_loss", x=x, color="batch size", log_x=(x == "updates"),
+                                  height=260),
+                    f"lesson-{lesson.id}-{x}",
+                )
+                st.caption(notes[x])
