@@ -27,7 +27,8 @@ from engine.surfaces import QUARTIC_GLOBAL, QUARTIC_LOCAL
 
 pytestmark = pytest.mark.xdist_group("lessons")
 
-DECK_DIR = Path("/work/shared/seeds")
+# the lecture decks live in shared/ beside the project
+DECK_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 HALF_PI = math.pi / 2
 
 
