@@ -288,7 +288,8 @@ def _(o):
     assert t["time_per_epoch_s"].gt(0).all()
     np.testing.assert_allclose(t["updates_per_s"], t["updates_per_epoch"] / t["time_per_epoch_s"])
     np.testing.assert_allclose(t["samples_per_s"], n_train / t["time_per_epoch_s"])
-    assert t["time_per_epoch_s"].iloc[0] > t["time_per_epoch_s"].iloc[-1]  # b = 16 vs b = 1000
+    # that time per epoch falls as the batch grows is the lesson's figure, not a test:
+    # wall-clock comparisons fail on a busy machine
 
 
 @check("exploding-gradients-clipping")
