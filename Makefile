@@ -1,6 +1,6 @@
 # Optimizer Lab: `make run` starts the app, `make test` runs every check.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint chromium clean
+.PHONY: help run test bench lint chromium clean
 
 SHELL   := /bin/bash
 PYTHON  ?= python3
@@ -18,6 +18,7 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup -p no:cacheprovider
 help:
 	@echo "make run    start the app at http://localhost:$(PORT) (creates .venv on first use)"
 	@echo "make test   lint + the whole test suite, browser tests included"
+	@echo "make bench  time the engine against scikit-learn and PyTorch (writes bench/results.md)"
 	@echo "make lint   ruff only"
 	@echo "make clean  remove .venv, caches and test artifacts"
 
@@ -59,6 +60,15 @@ test: $(VENV)/.stamp-dev chromium
 	$(VENV)/bin/ruff check . || rc=1; \
 	$(PY) -m pytest $(PYTEST_ARGS) || rc=1; \
 	exit $$rc
+
+$(VENV)/.stamp-bench: bench/requirements.txt requirements.txt | $(PY)
+	$(PIP) -r requirements.txt -r bench/requirements.txt
+	@touch $@ $(VENV)/.stamp-req
+
+# run it on a quiet machine: the contenders are interleaved, but 2 cores shared with anything
+# else still make the small-batch figures noisy
+bench: $(VENV)/.stamp-bench
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .ruff_cache .pytest_cache test-artifacts
