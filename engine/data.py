@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -204,6 +205,20 @@ def _blobs(p):
     return _two_d(X, y, "multiclass", tuple(range(p["centers"])))
 
 
+def _synthetic(p):
+    from sklearn.datasets import make_classification
+    informative = min(p["n_informative"], p["n_features"])
+    if p["n_classes"] * 2 > 2**informative:  # two clusters per class need room in the corners
+        need = math.ceil(math.log2(p["n_classes"] * 2))
+        raise ValueError(f"dataset_params.n_informative: {informative} is too few for "
+                         f"{p['n_classes']} classes; allowed: at least {need}")
+    X, y = make_classification(n_samples=p["n_samples"], n_features=p["n_features"],
+                               n_informative=min(p["n_informative"], p["n_features"]),
+                               n_redundant=0, n_classes=p["n_classes"], random_state=p["data_seed"])
+    return _Raw(np.ascontiguousarray(X, dtype=np.float64), y.astype(np.int64), "multiclass",
+                tuple(range(p["n_classes"])), tuple(f"x{i + 1}" for i in range(X.shape[1])), "class")
+
+
 LINEAR_MARGIN = 0.5
 
 
@@ -281,6 +296,16 @@ _register("linear", "Linearly separable (2-D)", _linear, "binary", lambda p: p["
                   Hyper("noise", 0.0, 0.0, 2.0, help="std of the jitter; 0 keeps the classes separable"),
                   SEED_HYPER],
           two_d=True)
+_register("synthetic", "Synthetic (many features)", _synthetic, "multiclass", lambda p: p["n_samples"],
+          "Gaussian clusters in many dimensions: a larger problem for timing batch sizes.",
+          hypers=[Hyper("n_samples", 2000, 100, 20000, kind="int", label="samples",
+                        help="number of points generated"),
+                  Hyper("n_features", 20, 2, 200, kind="int", label="features", help="input features"),
+                  Hyper("n_informative", 10, 2, 200, kind="int", label="informative",
+                        help="features that carry the class (at most the number of features)"),
+                  Hyper("n_classes", 4, 2, 20, kind="int", label="classes", help="number of classes"),
+                  SEED_HYPER],
+          reference="sklearn.datasets.make_classification")
 _register("diabetes", "Diabetes (regression)", _diabetes, "regression", _fixed(442),
           "442 patients, 10 measurements: disease progression after one year.",
           reference="sklearn.datasets.load_diabetes")

@@ -22,6 +22,7 @@ Keras' ``EarlyStopping`` (monitor, min_delta, patience, restore_best_weights).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from engine import data, optim, schedules
 from engine.config import RunConfig
@@ -119,10 +120,6 @@ def _evaluate(net: MLP, params, X, Y, y, state, task) -> tuple[float, float]:
     return float(loss), _metric(task, out, Y if task == "regression" else y)
 
 
-def _correct(task: str, output: np.ndarray, y: np.ndarray) -> int:
-    if output.shape[1] == 1:
-        return int(np.count_nonzero((output[:, 0] >= 0.5) == (y == 1)))
-    return int(np.count_nonzero(output.argmax(axis=1) == y))
 
 
 # --------------------------------------------------------------------------
@@ -182,10 +179,16 @@ def train(
 SMALL_WORK = 1 << 18
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    # scanning the loaded libraries takes milliseconds: do it once per process
+    return ThreadpoolController()
+
+
 def _blas_threads(config: RunConfig):
     widest = max((*config.hidden, 64))
     if config.batch_size * widest <= SMALL_WORK:
-        return threadpool_limits(limits=1, user_api="blas")
+        return _threadpools().limit(limits=1, user_api="blas")
     return contextlib.nullcontext()
 
 
@@ -235,9 +238,18 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     prev = np.empty_like(params)
     best_params = params.copy() if config.early_stopping and config.restore_best else None
     X, Y, y = ds.X_train, ds.Y_train, ds.y_train
-    xb = np.empty((b, X.shape[1]), dtype=dtype)
-    yb_enc = np.empty((b, Y.shape[1]), dtype=Y.dtype)
-    yb = np.empty((b,), dtype=y.dtype)
+    # Shuffling gathers the whole split once per epoch, so every batch is a
+    # contiguous slice; drawing with replacement gathers batch by batch.
+    shuffled = config.sampling == "shuffle" and b < n
+    if shuffled:
+        Xp, Yp, yp = np.empty_like(X), np.empty_like(Y), np.empty_like(y)
+    else:
+        xb = np.empty((b, X.shape[1]), dtype=dtype)
+        yb_enc = np.empty((b, Y.shape[1]), dtype=Y.dtype)
+    # predicted and true labels of the epoch's batches, compared once per evaluation
+    pred = np.empty(updates_per_epoch * b, dtype=np.int64)
+    seen_labels = np.empty(updates_per_epoch * b, dtype=y.dtype)
+    binary = Y.shape[1] == 1
     classify = ds.task != "regression"
     metric_col = "val_r2" if ds.task == "regression" else "val_acc"
     closure = None
@@ -247,6 +259,12 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
         def closure(p: np.ndarray) -> tuple[float, np.ndarray]:
             loss_c = net.loss_grad(p, X, Y, cgrad, model_state)
             return loss_c, cgrad
+
+    def accuracy(labels: np.ndarray, seen: int) -> float | None:
+        """Training accuracy over the batches of the epoch so far."""
+        if not classify or seen == 0:
+            return None
+        return float(np.count_nonzero(pred[:seen] == labels[:seen])) / seen
 
     def clip(g: np.ndarray) -> None:
         if config.clip_value > 0:
@@ -302,26 +320,31 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     while loop.epoch < n_epochs and status == "completed":
         epoch_t0 = time.perf_counter()
         loop.epoch += 1
-        order = batch_rng.permutation(n) if config.sampling == "shuffle" and b < n else None
-        loss_sum, correct, seen = 0.0, 0, 0
+        if shuffled:
+            order = batch_rng.permutation(n)
+            np.take(X, order, axis=0, out=Xp)
+            np.take(Y, order, axis=0, out=Yp)
+            np.take(y, order, axis=0, out=yp)
+            labels = yp
+        else:
+            labels = y if b == n and config.sampling == "shuffle" else seen_labels
+        loss_sum, seen = 0.0, 0
         for j in range(updates_per_epoch):
             if loop.updates >= total_updates:
                 break
             # -- the batch ------------------------------------------------
-            if b == n and config.sampling == "shuffle":
-                Xb, Yb, yb_ = X, Y, y  # full batch: no copy
+            if shuffled:
+                lo = j * b
+                Xb, Yb = Xp[lo:lo + b], Yp[lo:lo + b]
+            elif b == n and config.sampling == "shuffle":
+                Xb, Yb = X, Y  # full batch: no copy
             else:
-                if order is not None:
-                    idx = order[j * b:(j + 1) * b]
-                else:
-                    idx = (batch_rng.integers(0, n, size=1) if b == 1
-                           else batch_rng.choice(n, size=b, replace=False))
-                m = idx.shape[0]
-                Xb, Yb, yb_ = xb[:m], yb_enc[:m], yb[:m]
+                idx = (batch_rng.integers(0, n, size=1) if b == 1
+                       else batch_rng.choice(n, size=b, replace=False))
+                Xb, Yb = xb, yb_enc
                 np.take(X, idx, axis=0, out=Xb)
                 np.take(Y, idx, axis=0, out=Yb)
-                if classify:
-                    np.take(y, idx, axis=0, out=yb_)
+                np.take(y, idx, axis=0, out=seen_labels[seen:seen + b])
             m = Xb.shape[0]
             # -- one update -----------------------------------------------
             loop.updates += 1
@@ -335,9 +358,13 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 )
                 break
             loss_sum += loss * m
-            seen += m
             if classify:
-                correct += _correct(ds.task, net.last_output, yb_)
+                out = net.last_output
+                if binary:
+                    np.greater_equal(out[:, 0], 0.5, out=pred[seen:seen + m])
+                else:
+                    np.argmax(out, axis=1, out=pred[seen:seen + m])
+            seen += m
             if config.clip_norm > 0 or config.clip_value > 0:
                 clip(grad)
             end_of_period = (
@@ -355,8 +382,8 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 t0 = time.perf_counter()
                 if not np.all(np.isfinite(params)):
                     break
-                record(loss_sum / max(seen, 1), correct / max(seen, 1) if classify else None,
-                       _ratio(params, prev), mid_epoch=True)
+                record(loss_sum / max(seen, 1), accuracy(labels, seen), _ratio(params, prev),
+                       mid_epoch=True)
                 eval_s += time.perf_counter() - t0
         loop.time_s = time.perf_counter() - t_start - eval_s
         epoch_times.append(time.perf_counter() - epoch_t0)
@@ -370,8 +397,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
             )
             break
         t0 = time.perf_counter()
-        row = record(loss_sum / max(seen, 1), correct / max(seen, 1) if classify else None,
-                     _ratio(params, prev))
+        row = record(loss_sum / max(seen, 1), accuracy(labels, seen), _ratio(params, prev))
         eval_s += time.perf_counter() - t0
         val_loss = row["val_loss"]
         if not math.isfinite(val_loss):
