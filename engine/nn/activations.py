@@ -78,7 +78,10 @@ def relu_forward(z, out):
 
 
 def relu_backward(z, a, delta, tmp=None):
-    np.multiply(delta, z > 0.0, out=delta)
+    # the 0/1 mask goes into the scratch array (often z itself, dead by now)
+    # rather than a new bool array on every call
+    mask = np.greater(z, 0.0, out=_scratch(tmp, delta))
+    delta *= mask
     return delta
 
 
