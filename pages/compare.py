@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import cache, charts, entries, lessons, sidebar, state, summaries
 from ui.pages import use_router
-from ui.results import chart_with_download, guard, log_toggle, number, x_axis_picker
+from ui.results import chart_with_download, guard, log_toggle, metric_picker, number, x_axis_picker
 
 PAGE = "compare"
 DEFAULTS = {
@@ -162,17 +162,7 @@ if results:
     with c1:
         x = x_axis_picker("compare_x")
     with c2:
-        available = [m for m in METRICS if m in hist]
-        y = state.bind(
-            st.selectbox,
-            "compare_metric",
-            "val_loss",
-            lambda r: state.parse_choice(r, METRICS),
-            "Curve",
-            available,
-            format_func=charts.title_of,
-            fix=lambda v: v if v in available else "val_loss",
-        )
+        y = metric_picker("compare_metric", hist, METRICS)
     with c3:
         log_y = log_toggle("compare_log_y", default=False)
 

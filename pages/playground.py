@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine import schedules, surfaces
 from engine.minimize import minimize
-from ui import charts, entries, sidebar, state
+from ui import cache, charts, entries, sidebar, state
 from ui.pages import use_router
 from ui.results import chart_with_download, guard, log_toggle
 from ui.widgets import choose, clamp, hyper_widget, spec_params
@@ -23,7 +23,6 @@ OVERRIDES = {
     "adagrad": {"lr": 0.5},
 }
 DEFAULT_SCHEDULES = ["constant", "step", "cosine", "warmup_cosine"]
-GRID = 120
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -49,24 +48,6 @@ def trajectory(
 
 def _params(params_json: str) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(params_json).items()}
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def grid(surface: str) -> dict:
-    spec = surfaces.REGISTRY[surface]
-    f_grid, bounds = spec.extra["f_grid"], spec.extra["bounds"]
-    xs = np.linspace(*bounds[0], GRID)
-    with np.errstate(all="ignore"):
-        if spec.extra["dim"] == 1:
-            return {"xs": xs, "z": np.asarray(f_grid(xs), float)}
-        ys = np.linspace(*bounds[1], GRID)
-        xx, yy = np.meshgrid(xs, ys)
-        return {
-            "xs": xs,
-            "ys": ys,
-            "z": np.asarray(f_grid(xx, yy), float),
-            "f_min": spec.extra.get("f_min"),
-        }
 
 
 use_router()
@@ -191,7 +172,7 @@ if frames:
         st.warning(n, icon=":material/warning:")
     left, right = st.columns([3, 2])
     with left, guard("The surface chart"):
-        g = grid(surface)
+        g = cache.surface_grid(surface)
         minima = spec.extra.get("minima", ()) if dim == 2 else ()
         chart_with_download(
             charts.surface_chart(g, paths, step=step, minima=minima), "playground-paths"

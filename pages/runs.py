@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import cache, charts, sidebar, state
 from ui.pages import use_router
-from ui.results import chart_with_download, guard, log_toggle, x_axis_picker
+from ui.results import chart_with_download, guard, log_toggle, metric_picker, x_axis_picker
 
 PAGE = "runs"
 METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2", "lr"]
@@ -111,17 +111,7 @@ with guard("The run store"):
             with c1:
                 x = x_axis_picker("runs_x")
             with c2:
-                available = [m for m in METRICS if m in hist]
-                y = state.bind(
-                    st.selectbox,
-                    "runs_metric",
-                    "val_loss",
-                    lambda r: state.parse_choice(r, METRICS),
-                    "Curve",
-                    available,
-                    format_func=charts.title_of,
-                    fix=lambda v: v if v in available else "val_loss",
-                )
+                y = metric_picker("runs_metric", hist, METRICS)
             with c3:
                 log_y = log_toggle("runs_log_y")
             names = {r["key"]: run_name(r) for _, r in view[view["key"].isin(keys)].iterrows()}

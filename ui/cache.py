@@ -23,10 +23,11 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 import engine
-from engine import paths
+from engine import paths, surfaces
 from engine.config import RunConfig
 
 # engine.train calls made by this process (tests read it)
@@ -177,3 +178,21 @@ def _warm_thread(store_path: str) -> threading.Thread:
     thread = threading.Thread(target=work, name="optlab-warm-lessons", daemon=True)
     thread.start()
     return thread
+
+
+SURFACE_GRID = 120  # points per axis of a surface's contour grid
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def surface_grid(surface: str) -> dict:
+    """f on a grid over a registered surface's plotting bounds (shared by all sessions)."""
+    spec = surfaces.REGISTRY[surface]
+    f_grid, bounds = spec.extra["f_grid"], spec.extra["bounds"]
+    xs = np.linspace(*bounds[0], SURFACE_GRID)
+    with np.errstate(all="ignore"):  # far corners of Rosenbrock or Beale overflow harmlessly
+        if spec.extra["dim"] == 1:
+            return {"xs": xs, "z": np.asarray(f_grid(xs), float)}
+        ys = np.linspace(*bounds[1], SURFACE_GRID)
+        xx, yy = np.meshgrid(xs, ys)
+        return {"xs": xs, "ys": ys, "z": np.asarray(f_grid(xx, yy), float),
+                "f_min": spec.extra.get("f_min")}

@@ -48,7 +48,6 @@ TITLES = {url: title for _, title, url in PAGES}
 FILES = {url: file for file, _, url in PAGES}
 _LINKS = "_lesson_links"  # page -> (lesson id, run label or None) a link loaded
 _AUTORUN = "_lesson_autorun"  # the page whose next run presses its own run button
-GRID = 120
 
 # what a lesson's claim is about, when not its validation loss or accuracy: the chart
 # beside the validation loss (lr, state, update_ratio), or the per-layer gradient norms
@@ -442,18 +441,6 @@ def outcome(lesson: Lesson) -> LessonOutcome:
 # the figures
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _grid(surface: str) -> dict:
-    spec = surfaces.REGISTRY[surface]
-    f_grid, bounds = spec.extra["f_grid"], spec.extra["bounds"]
-    xs = np.linspace(*bounds[0], GRID)
-    with np.errstate(all="ignore"):
-        if spec.extra["dim"] == 1:
-            return {"xs": xs, "z": np.asarray(f_grid(xs), float)}
-        ys = np.linspace(*bounds[1], GRID)
-        xx, yy = np.meshgrid(xs, ys)
-        return {"xs": xs, "ys": ys, "z": np.asarray(f_grid(xx, yy), float),
-                "f_min": spec.extra.get("f_min")}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -518,7 +505,7 @@ def _playground(lesson: Lesson) -> None:
     with left, guard("The surface chart"):
         minima = spec.extra.get("minima", ()) if spec.extra["dim"] == 2 else ()
         chart_with_download(
-            charts.surface_chart(_grid(s["surface"]), paths, step=step, minima=minima),
+            charts.surface_chart(cache.surface_grid(s["surface"]), paths, step=step, minima=minima),
             f"lesson-{lesson.id}-paths",
         )
         st.caption(

@@ -11,7 +11,7 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
-from ui import state
+from ui import charts, state
 from ui.charts import X_TITLES
 
 X_AXES = ["epoch", "updates", "samples_seen", "time_s"]
@@ -160,4 +160,22 @@ def downloads(result, name: str, key_prefix: str) -> None:
         key=f"{key_prefix}_dl_config",
         icon=":material/data_object:",
         on_click="ignore",
+    )
+
+
+CURVES = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2", "lr"]
+
+
+def metric_picker(key: str, history, choices: list[str] = CURVES) -> str:
+    """A 'Curve' selectbox over the history columns that exist (URL-synced)."""
+    available = [m for m in choices if m in history]
+    return state.bind(
+        st.selectbox,
+        key,
+        "val_loss",
+        lambda r: state.parse_choice(r, choices),
+        "Curve",
+        available,
+        format_func=charts.title_of,
+        fix=lambda v: v if v in available else "val_loss",
     )
