@@ -78,6 +78,7 @@ def test_page_renders(page, app_url, file, title, url_path):
 
 def test_navigation_lists_every_page(page, app_url):
     open_page(page, app_url, "")
+    expect(page).to_have_title(re.compile("Optimizer Lab"))  # the tab names the app
     links = page.locator('[data-testid="stSidebarNavLink"]')
     expect(links).to_have_count(len(PAGES))
     paths = {urlparse(h).path.strip("/") for h in links.evaluate_all("els => els.map(e => e.href)")}
