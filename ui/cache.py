@@ -54,7 +54,10 @@ def store():
     return get_store(str(paths.store_path()))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+# Bounded so a server on Community Cloud's ~1 GB stays small even when the
+# cached runs are large (a 100-256-256-10 run with Adam state is ~3 MB); older
+# runs are still one SQLite read away.
+@st.cache_data(max_entries=96, show_spinner=False)
 def _load(key: str, config_json: str, store_path: str):
     """The stored result of ``key``; raises _NotStored for a run never made."""
     result = _fresh.pop(key, None)
