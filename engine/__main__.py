@@ -50,7 +50,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(config, progress)
     s = result.summary()
     print(f"{result.status}: {result.stop_reason}")
-    print(f"best val_loss {s['best_val_loss']} at epoch {s['best_epoch']}; "
+    best = s["best_val_loss"]
+    print((f"best val_loss {best:.5g} at epoch {s['best_epoch']:g}; " if best is not None
+           else "no finite val_loss; ")
           + ", ".join(f"{k} {v:.5g}" for k, v in result.test_metrics.items())
           + f"; {result.timings['total_s']:.2f}s; key {result.key}")
     if args.out:
@@ -94,4 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # piped into head/less that closed early: not an error
+        sys.stderr.close()
+        sys.exit(0)
