@@ -534,21 +534,19 @@ _add(Lesson(
     explanation=(
         "Adam's moving averages start at zero, so early on they underestimate the gradient and "
         "its square; dividing by 1 − β₁ᵗ and 1 − β₂ᵗ undoes that and bounds each step by about α. "
-        "There is no Adam without the correction in the registry, so the second path is RMSProp "
-        "with α = 0.999 and momentum 0.9 at lr·(1 − β₁): the same two averages, uncorrected (its "
-        "momentum averages normalised gradients, a small difference). Its first steps are several "
-        "times too long and it overshoots."
+        "The second path is the same Adam with the correction left out: its first steps are "
+        "(1 − β₁)/√(1 − β₂) ≈ 3 times too long, and it overshoots."
     ),
     claim=(
-        "Adam's steps never exceed α = 0.1 per coordinate; the uncorrected path's first step is "
-        "(1 − β₁)/√(1 − β₂) ≈ 3.16 times α and it overshoots x₂ = 0 by more than 1, while Adam "
+        "Adam's steps never exceed α = 0.1 per coordinate; without the correction the first step is "
+        "(1 − β₁)/√(1 − β₂) ≈ 3.16 times α and the path overshoots x₂ = 0 by more than 1, while Adam "
         "overshoots by less than 0.5."
     ),
     page="playground",
     setup={"surface": "quadratic", "x0": [-2.5, 2.0], "steps": 100,
            "runs": [_run("adam", "Adam (bias-corrected), α = 0.1", lr=0.1, betas=[0.9, 0.999]),
-                    _run("rmsprop", "Uncorrected averages (RMSProp α = 0.999, μ = 0.9, lr 0.01)",
-                         lr=0.01, alpha=0.999, momentum=0.9)]},
+                    _run("adam_nobc", "Adam without bias correction, α = 0.1", lr=0.1,
+                         betas=[0.9, 0.999])]},
 ))
 
 _NFL_RUNS = [_run("momentum", "SGD + momentum (α = 0.1, μ = 0.9)", lr=0.1, momentum=0.9),

@@ -104,3 +104,44 @@ register(Spec(
     factory=RMSPropBook,
     label="RMSProp (book, δ inside √)",
 ))
+
+
+class AdamNoBiasCorrection(Optimizer):
+    """Adam's two moving averages with the bias correction left out::
+
+        m ← β₁·m + (1 − β₁)·g ;  v ← β₂·v + (1 − β₂)·g²
+        θ ← θ − γ·m / (√v + ε)
+
+    Deck 004 derives why the correction is needed: both averages start at 0,
+    so the first step is (1 − β₁)/√(1 − β₂) ≈ 3.16 times γ for the default
+    betas, where Adam's is about γ.
+    """
+
+    name = "adam_nobc"
+
+    def init(self, params: np.ndarray) -> dict[str, Any]:
+        return {"step": 0, "exp_avg": np.zeros_like(params), "exp_avg_sq": np.zeros_like(params)}
+
+    def step(self, params, grad, state, closure=None):
+        b1, b2 = self.hp["betas"]
+        g = self.working_grad(params, grad, self.hp["weight_decay"], readonly=True)
+        state["step"] += 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        self.lerp(m, g, 1 - b1)
+        self.ema_sq(v, g, b2)
+        d = self.buffer("d", params)
+        np.sqrt(v, out=d)
+        d += self.hp["eps"]
+        np.divide(m, d, out=d)
+        d *= -self.lr
+        params += d
+
+
+register(Spec(
+    "adam_nobc",
+    (H.lr(1e-3), H.betas(), H.eps(1e-8, "ε added to √v (outside the square root)."), H.WEIGHT_DECAY),
+    help="Adam without bias correction: the early steps are (1 − β₁)/√(1 − β₂) times too long.",
+    reference="Kingma & Ba 2015, §3 (why the correction); deck 004 'Adam' derivation",
+    factory=AdamNoBiasCorrection,
+    label="Adam without bias correction (deck)",
+))

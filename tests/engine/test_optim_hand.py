@@ -474,3 +474,24 @@ def test_lbfgs_needs_a_closure():
     x = X0.copy()
     with pytest.raises(ValueError, match="closure"):
         opt.step(x, G[0], opt.init(x))
+
+
+# -- Adam without bias correction (deck 004's comparison) -----------------------
+
+@pytest.mark.parametrize("hp", [{}, {"betas": (0.5, 0.9), "eps": 0.1, "weight_decay": 0.3}])
+def test_adam_without_bias_correction(hp):
+    lr = 0.1
+    (b1, b2), eps, wd = hp.get("betas", (0.9, 0.999)), hp.get("eps", 1e-8), hp.get("weight_decay", 0.0)
+    x, m, v, out = X0.copy(), np.zeros(4), np.zeros(4), []
+    for g in G:
+        g = g + wd * x
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        x = x - lr * m / (np.sqrt(v) + eps)  # no division by 1 - β^t
+        out.append(x)
+    check(run("adam_nobc", lr=lr, **hp), out)
+
+
+def test_adam_without_bias_correction_first_step_is_too_long():
+    x1 = run("adam_nobc", 1, lr=0.1)[0]
+    np.testing.assert_allclose(np.abs(x1 - X0), 0.1 * 0.1 / np.sqrt(0.001), rtol=1e-4)  # ε/√v ≤ 3e-5

@@ -45,6 +45,7 @@ CONVERGENCE = {
     "rmsprop_book": ({"lr": 0.05, "eps": 0.1}, 200),
     "gradlr": ({"lr": 0.35, "control": 0.01}, 60),
     "adabound": ({"lr": 0.1}, 250),
+    "adam_nobc": ({"lr": 0.1}, 250),
     "lookahead": ({"inner": "sgd", "inner_params": {"lr": 0.1}}, 250),
 }
 
