@@ -363,7 +363,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 if binary:
                     np.greater_equal(out[:, 0], 0.5, out=pred[seen:seen + m])
                 else:
-                    np.argmax(out, axis=1, out=pred[seen:seen + m])
+                    out.argmax(axis=1, out=pred[seen:seen + m])
             seen += m
             if config.clip_norm > 0 or config.clip_value > 0:
                 clip(grad)

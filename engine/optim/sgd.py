@@ -56,7 +56,8 @@ class SGD(Optimizer):
 
     def step(self, params, grad, state, closure=None):
         mu, tau = self.hp["momentum"], self.hp["dampening"]
-        g = self.working_grad(params, grad, self.hp["weight_decay"])
+        # only the Nesterov branch writes to g; elsewhere the raw gradient can be read as it is
+        g = self.working_grad(params, grad, self.hp["weight_decay"], readonly=not self.hp["nesterov"])
         state["step"] += 1
         if mu != 0:
             b = state["momentum_buffer"]
