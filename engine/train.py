@@ -170,7 +170,16 @@ def train(
     # A diverging run overflows on purpose; it is reported through its status.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             _blas_threads(config):
-        return _train(config, callback, start)
+        return _finish(_train(config, callback, start))
+
+
+def _finish(run) -> RunResult:
+    """Drive a :func:`_train` generator that never yields (no lock-step slot)."""
+    try:
+        next(run)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("a single run asked for a stacked gradient")
 
 
 # Below this many multiply-adds per sample row (batch × widest layer), BLAS
@@ -192,7 +201,17 @@ def _blas_threads(config: RunConfig):
     return contextlib.nullcontext()
 
 
-def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None) -> RunResult:
+def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None,
+           slot: tuple[np.ndarray, np.ndarray] | None = None):
+    """The training loop as a generator that returns the RunResult.
+
+    Alone (``slot`` None) it never yields: each update calls ``loss_grad``
+    itself. With ``slot = (params_row, grad_row)``, rows of the stacked
+    arrays of :mod:`engine.stacked`, the parameters live in ``params_row`` and
+    every update yields its batch ``(X, Y)`` and waits to be sent
+    ``(loss, outputs)`` once the stacked pass has written ``grad_row``; the
+    rest of the update (clipping, the optimizer step, history) is this code.
+    """
     ds = data.load(
         config.dataset, config.dataset_params, config.val_fraction, config.test_fraction,
         config.seed, config.dtype,
@@ -218,6 +237,9 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     if start is None:
         init_rng = np.random.default_rng([config.seed, 0])
         params = net.init_params(init_rng, config.initializer, **config.init_params)
+        if slot is not None:
+            np.copyto(slot[0], params)
+            params = slot[0]
         model_state = net.init_state()
         opt_state = opt.init(params)
         loop = LoopState()
@@ -234,7 +256,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
         if plateau is not None:
             vars(plateau).update(loop.plateau)
 
-    grad = np.zeros_like(params)
+    grad = np.zeros_like(params) if slot is None else slot[1]
     prev = np.empty_like(params)
     best_params = params.copy() if config.early_stopping and config.restore_best else None
     X, Y, y = ds.X_train, ds.Y_train, ds.y_train
@@ -349,7 +371,11 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
             # -- one update -----------------------------------------------
             loop.updates += 1
             opt.lr = schedule(loop.updates)
-            loss = net.loss_grad(params, Xb, Yb, grad, model_state)
+            if slot is None:
+                loss = net.loss_grad(params, Xb, Yb, grad, model_state)
+                out = net.last_output
+            else:
+                loss, out = yield Xb, Yb
             if not math.isfinite(loss):
                 status, diverged_at = "diverged", loop.updates
                 stop_reason = (
@@ -359,7 +385,6 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 break
             loss_sum += loss * m
             if classify:
-                out = net.last_output
                 if binary:
                     np.greater_equal(out[:, 0], 0.5, out=pred[seen:seen + m])
                 else:
