@@ -124,13 +124,14 @@ run = autorun | st.button(
 
 results = []
 with guard("The comparison"):
-    for i, (entry, s, cfg) in enumerate(configs):
-        label = f"{entries.title(entry)} ({i + 1}/{len(configs)}) · "
-        r = (
-            cache.run(cfg, label=label, label_store=entries.legend_label(entry, params[entry]))
-            if run
-            else cache.lookup(cfg)
-        )
+    items = [
+        (cfg, f"{entries.title(entry)} ({i + 1}/{len(configs)}) · ",
+         entries.legend_label(entry, params[entry]))
+        for i, (entry, s, cfg) in enumerate(configs)
+    ]
+    # a click trains every missing run together, stacked where they share batches
+    found = cache.run_many(items) if run else [cache.lookup(cfg) for cfg, _, _ in items]
+    for (entry, s, _), r in zip(configs, found, strict=True):
         if r is not None:
             results.append((entry, s, r))
 

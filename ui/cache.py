@@ -108,6 +108,68 @@ def run(config: RunConfig, label: str = "", label_store: str | None = None):
         lock.release()
 
 
+def run_many(items: list[tuple[RunConfig, str, str | None]]) -> list:
+    """``run`` for many ``(config, label, label_store)`` at once, results in order.
+
+    The configs never run before train together with :func:`engine.train_many`,
+    which stacks those that share a batch stream (every optimizer of one seed,
+    on a Compare page) into one computation, under one progress bar. A config
+    another session is training right now is waited for, as ``run`` does.
+    """
+    results = [lookup(cfg) for cfg, _, _ in items]
+    missing: dict[str, int] = {}
+    for i, (cfg, _, _) in enumerate(items):
+        if results[i] is None:
+            missing.setdefault(cfg.key(), i)
+    held = []
+    if len(missing) > 1:
+        held = [(key, i) for key, i in missing.items() if _lock(key).acquire(blocking=False)]
+    try:
+        todo = [i for _, i in held if lookup(items[i][0]) is None]
+        for i, result in zip(todo, _train_many([items[i][0] for i in todo]), strict=True):
+            cfg, _, label_store = items[i]
+            if result.status == "interrupted":  # shown, never cached
+                results[i] = result
+                continue
+            try:
+                store().put(result, label=label_store)
+            except Exception as e:  # noqa: BLE001 - a read-only disk must not lose the result
+                st.toast(f"This run could not be saved to the run store: {e}")
+            _fresh[cfg.key()] = result
+    finally:
+        for key, _ in held:
+            _lock(key).release()
+    # the rest: trained above (read back through the caches), duplicates, or busy elsewhere
+    return [r if r is not None else run(cfg, label, label_store)
+            for r, (cfg, label, label_store) in zip(results, items, strict=True)]
+
+
+def _train_many(configs: list[RunConfig]) -> list:
+    global TRAIN_CALLS
+    if not configs:
+        return []
+    bar = st.progress(0.0, text=f"Training {len(configs)} runs together…")
+    fractions = [0.0] * len(configs)
+    last = [0.0]
+
+    def callback(i: int, p: dict[str, Any]) -> None:
+        fractions[i] = float(p["fraction"])
+        now = time.perf_counter()
+        if now - last[0] < 0.15:
+            return
+        last[0] = now
+        done = sum(fractions) / len(fractions)
+        bar.progress(min(max(done, 0.0), 1.0),
+                     text=f"Training {len(configs)} runs together · epoch {p['epoch']}/{p['epochs']} "
+                          f"· {p['time_s']:.1f} s")
+
+    TRAIN_CALLS += len(configs)
+    try:
+        return engine.train_many(configs, callback)  # looked up at call time: tests count calls
+    finally:
+        bar.empty()
+
+
 def _train(config: RunConfig, label: str):
     global TRAIN_CALLS
     bar = st.progress(0.0, text=f"{label}starting…")

@@ -16,7 +16,14 @@ def count_train_calls(monkeypatch):
         calls.append(config.key())
         return real(config, callback, **kw)
 
+    real_many = engine.train_many
+
+    def counting_many(configs, callback=None):
+        calls.extend(c.key() for c in configs)
+        return real_many(configs, callback)
+
     monkeypatch.setattr(engine, "train", counting)
+    monkeypatch.setattr(engine, "train_many", counting_many)
     return calls
 
 

@@ -94,3 +94,31 @@ def test_a_full_batch_only_optimizer_in_mini_batch_mode_is_explained():
     no_exception(at)
     assert "optimizer" in texts(at.error) and "full-batch" in texts(at.error)
     assert not at.button(key="compare_run").disabled  # adam can still run
+
+
+def test_one_click_trains_the_missing_runs_as_one_stack_equal_to_single_runs(monkeypatch):
+    import engine
+    from ui import cache
+
+    stacks: list[list[str]] = []
+    real_many = engine.train_many
+
+    def recording(configs, callback=None):
+        stacks.append([c.optimizer for c in configs])
+        return real_many(configs, callback)
+
+    monkeypatch.setattr(engine, "train_many", recording)
+    at = tiny(optimizers="sgd,rmsprop,adagrad", seeds="2", epochs="3")
+    at.button(key="compare_run").click().run()
+    no_exception(at)
+    assert stacks == [["sgd", "sgd", "rmsprop", "rmsprop", "adagrad", "adagrad"]]
+    # each seed's three optimizers share its batches: two stacks of three, each run as if alone
+    listed = cache.store().list()
+    assert len(listed) == 6
+    for key in listed["key"]:
+        stored = cache.store().get(key)
+        assert stored.timings["stacked_runs"] == 3.0
+        assert (stored.params == engine.train(stored.config).params).all()
+    at.button(key="compare_run").click().run()  # everything is stored: nothing trains
+    assert len(stacks) == 1
+    assert leaderboard(at)["seeds"].tolist() == [2, 2, 2]
