@@ -67,8 +67,10 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 class Report:
     def __init__(self, cells: list[Cell], rosters: dict[str, list[C.Contender]],
-                 stats: dict[tuple[Cell, str], Stat], roof: dict[str, float], notes: list[str]):
+                 stats: dict[tuple[Cell, str], Stat], roof: dict[str, float], notes: list[str],
+                 stacked: dict[str, dict[str, float]] | None = None):
         self.cells, self.rosters, self.stats, self.roof, self.notes = cells, rosters, stats, roof, notes
+        self.stacked = stacked or {}  # bench.stacked.measure
 
     # -- look-ups ---------------------------------------------------------------
     def t(self, cell: Cell, key: str) -> float:
@@ -266,12 +268,9 @@ class Report:
         out.append(("synthetic, full batch: engine f64 ≥ 55 % of the measured f64 matmul roofline",
                     *verdict(checks)))
         # 5. stacked
-        try:
-            import engine.stacked  # noqa: F401
-            stacked = ("not measured", "engine.stacked exists, but the harness does not time it yet")
-        except ImportError:
-            stacked = ("not measured", "engine.stacked does not exist")
-        out.append(("(stretch) eight optimizers at batch 32 stacked ≤ 3× one run", *stacked))
+        from bench import stacked as S
+
+        out.append(("(stretch) eight optimizers at batch 32 stacked ≤ 3× one run", *S.target(self.stacked)))
         out.append(("default Compare page renders from cache in < 0.3 s; its cold time",
                     "see App timings", "measured by bench/app_timings.py " + APP_TARGET))
         return out
@@ -324,6 +323,10 @@ class Report:
         parts += ["", "## Speed-ups (how many times faster; > 1 means the engine wins)", "",
                   self.ratio_table()]
         parts += ["", "## engine.train: where an epoch goes", "", self.engine_split_table()]
+        if self.stacked:
+            from bench import stacked as S
+
+            parts += ["", "## Compare-many: eight optimizers stacked", "", S.markdown(self.stacked)]
         parts += ["", "## Roofline", "", self.roofline_table()]
         parts += ["", "## Repetition spread", "",
                   "(max − min) / median of the time per epoch over the repetitions, worst per contender: "

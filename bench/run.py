@@ -94,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  repetition {rep + 1}/{reps}: {time.perf_counter() - t0:.1f} s "
               f"(load {machine.load_average()})", flush=True)
 
+    # compare-many: eight optimizers stacked against one run, interleaved within its own loop
+    if not args.only:
+        from bench import stacked as S
+
+        t0 = time.perf_counter()
+        stacked_res = S.measure(reps, quick)
+        print(f"  compare-many: {time.perf_counter() - t0:.1f} s", flush=True)
+    else:
+        stacked_res = {}
+
     roof = {k: statistics.median(r[k] for r in roofs) for k in roofs[0]}
     stats = aggregate(samples)
     load_after = machine.load_average()
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for (cell, key), s in stats.items():
         if s.statuses != {"ok"}:
             notes.append(f"{cell.label} {C.BY_KEY[key].label}: {', '.join(sorted(s.statuses))}")
-    rep_obj = Report(cells, rosters, stats, roof, notes)
+    rep_obj = Report(cells, rosters, stats, roof, notes, stacked_res)
     print(rep_obj.console(), flush=True)
 
     wall = time.perf_counter() - t_start
