@@ -1,6 +1,7 @@
-"""Command line: ``python -m engine {train,optimizers,datasets,warm-lessons}``.
+"""Command line: ``python -m engine {train,compare,optimizers,datasets,warm-lessons}``.
 
     python -m engine train --config cfg.json [--out run.npz]
+    python -m engine compare --config cfg.json --optimizers sgd adam rmsprop [--seeds 3] [--csv out.csv]
     python -m engine optimizers
 """
 
@@ -61,6 +62,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 1 if result.status == "diverged" else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Every optimizer (with its defaults) on one config, trained stacked; a leaderboard."""
+    import pandas as pd
+
+    from engine import RunConfig, train_many
+
+    try:
+        base = json.loads(Path(args.config).read_text()) if args.config else {}
+        if not isinstance(base, dict):
+            raise ValueError("--config: expected a JSON object of RunConfig fields")
+        if args.seeds < 1:
+            raise ValueError(f"--seeds: {args.seeds} is not allowed; allowed: a whole number >= 1")
+        base.pop("optimizer_params", None)  # each optimizer runs with its own defaults
+        seed0 = int(base.pop("seed", 0))
+        configs = [RunConfig.from_dict({**base, "optimizer": name, "seed": seed0 + s})
+                   for name in args.optimizers for s in range(args.seeds)]
+    except (OSError, json.JSONDecodeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"training {len(configs)} runs ({len(args.optimizers)} optimizers x {args.seeds} seeds), "
+          "stacked where they share batches…", flush=True)
+    results = train_many(configs)
+    rows = []
+    for r in results:
+        s = r.summary()
+        rows.append({
+            "optimizer": r.config.optimizer, "seed": r.config.seed, "status": r.status,
+            "best_val_loss": s["best_val_loss"], "final_val_loss": s["final_val_loss"],
+            f"final_val_{r.metric_name}": s["final_val_metric"],
+            **{k: v for k, v in r.test_metrics.items()}, "train_s": r.timings["train_s"],
+        })
+    table = pd.DataFrame(rows)
+    board = (table.groupby("optimizer", sort=False)
+             .agg(runs=("seed", "size"), diverged=("status", lambda x: int((x == "diverged").sum())),
+                  **{c: (c, "mean") for c in table.columns
+                     if c not in ("optimizer", "seed", "status") and table[c].dtype.kind == "f"})
+             .sort_values("best_val_loss", na_position="last"))
+    print(board.to_string(float_format=lambda v: f"{v:.4g}"))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def cmd_optimizers(args: argparse.Namespace) -> int:
     _print_registry(optim.REGISTRY)
     return 0
@@ -86,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True, help="JSON file with RunConfig fields")
     p.add_argument("--out", help="write the run to this .npz file")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("compare", help="several optimizers on one config, trained stacked; a leaderboard")
+    p.add_argument("--config", help="JSON file with RunConfig fields (the optimizer's are ignored)")
+    p.add_argument("--optimizers", nargs="+", required=True, choices=list(optim.REGISTRY),
+                   metavar="NAME", help="registered optimizer names (python -m engine optimizers)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per optimizer: config seed, +1, …")
+    p.add_argument("--csv", help="write one row per run to this CSV file")
+    p.set_defaults(func=cmd_compare)
     sub.add_parser("optimizers", help="list optimizers and their defaults").set_defaults(func=cmd_optimizers)
     sub.add_parser("datasets", help="list datasets and their settings").set_defaults(func=cmd_datasets)
     p = sub.add_parser("warm-lessons", help="pre-compute every lesson into the run store")

@@ -27,7 +27,10 @@ and, on class-major (k, n) arrays as the MLP stores them:
 * ``value_t(z, Y) -> float``: the mean loss from logits, ``z`` left untouched;
 * ``train_t(z, Y, p, delta) -> float``: one fused pass for training. Writes
   the outputs into ``p`` (``p`` may be ``z`` for the identity output) and
-  ``dL/dz`` into ``delta``; may overwrite ``z``; returns the mean loss.
+  ``dL/dz`` into ``delta``; may overwrite ``z``; returns the mean loss;
+* ``train_stacked(z, Y, p, delta) -> list[float]``: ``train_t`` for K runs
+  at once on (K, k, n) arrays against shared (k, n) targets, bit-identical
+  to K ``train_t`` calls (used by :class:`engine.nn.stacked.StackedMLP`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,24 @@ def softmax_ce_train_t(z, Y, p, delta) -> float:
     return (float(np.log(s).sum()) - float(yz)) / n
 
 
+def softmax_ce_train_stacked(z, Y, p, delta) -> list[float]:
+    """``softmax_ce_train_t`` for K runs at once: z, p, delta (K, k, n), Y (k, n).
+
+    Bit-identical per run: the reductions run over the same axis in the same
+    order, and the one BLAS reduction (the dot product) is taken run by run.
+    """
+    n = z.shape[2]
+    z -= np.maximum.reduce(z, axis=1, keepdims=True)
+    yz = [float(np.vdot(Y, zk)) for zk in z]
+    np.exp(z, out=p)
+    s = np.add.reduce(p, axis=1, keepdims=True)
+    p /= s
+    np.subtract(p, Y, out=delta)
+    delta *= 1.0 / n
+    log_s = np.log(s[:, 0]).sum(axis=1)
+    return [(float(a) - b) / n for a, b in zip(log_s, yz, strict=True)]
+
+
 # sigmoid + binary cross-entropy --------------------------------------------
 def sigmoid_t(z, out):
     return expit(z, out=out)
@@ -91,6 +112,15 @@ def sigmoid_bce_train_t(z, Y, p, delta) -> float:
     np.subtract(p, Y, out=delta)
     delta *= 1.0 / m
     return (float(np.logaddexp(0.0, z).sum()) - float(np.vdot(Y, z))) / m
+
+
+def sigmoid_bce_train_stacked(z, Y, p, delta) -> list[float]:
+    m = z[0].size
+    expit(z, out=p)
+    np.subtract(p, Y, out=delta)
+    delta *= 1.0 / m
+    soft = np.logaddexp(0.0, z).reshape(z.shape[0], m).sum(axis=1)
+    return [(float(a) - float(np.vdot(Y, zk))) / m for a, zk in zip(soft, z, strict=True)]
 
 
 # identity + mean squared error ---------------------------------------------
@@ -115,6 +145,16 @@ def identity_mse_train_t(z, Y, p, delta) -> float:
     return loss
 
 
+def identity_mse_train_stacked(z, Y, p, delta) -> list[float]:
+    m = z[0].size
+    if p is not z:
+        np.copyto(p, z)
+    np.subtract(z, Y, out=delta)
+    losses = [float(np.vdot(dk, dk)) / m for dk in delta]
+    delta *= 2.0 / m
+    return losses
+
+
 def _sample_major(value_t):
     def value(z: np.ndarray, Y: np.ndarray) -> float:
         """Mean loss of (n, k) logits ``z`` against (n, k) targets ``Y``."""
@@ -125,24 +165,25 @@ def _sample_major(value_t):
     return value
 
 
-def _register(name, label, output, task, output_fn, value_t, train_t, help, reference):
+def _register(name, label, output, task, output_fn, value_t, train_t, train_stacked, help, reference):
     LOSSES.register(Spec(
         name=name, label=label, help=help, reference=reference,
         extra={"output": output, "task": task, "value": _sample_major(value_t),
-               "output_t": output_fn, "value_t": value_t, "train_t": train_t},
+               "output_t": output_fn, "value_t": value_t, "train_t": train_t,
+               "train_stacked": train_stacked},
     ))
 
 
 _register("sigmoid_bce", "Sigmoid + binary cross-entropy", "sigmoid", "binary",
-          sigmoid_t, sigmoid_bce_value_t, sigmoid_bce_train_t,
+          sigmoid_t, sigmoid_bce_value_t, sigmoid_bce_train_t, sigmoid_bce_train_stacked,
           "BCE from logits: mean of log(1 + e^z) - y z; dL/dz = (sigmoid(z) - y) / n.",
           "torch.nn.BCEWithLogitsLoss")
 _register("softmax_ce", "Softmax + cross-entropy", "softmax", "multiclass",
-          softmax_t, softmax_ce_value_t, softmax_ce_train_t,
+          softmax_t, softmax_ce_value_t, softmax_ce_train_t, softmax_ce_train_stacked,
           "Mean of logsumexp(z) - z_y; dL/dz = (softmax(z) - y) / n.",
           "torch.nn.CrossEntropyLoss")
 _register("identity_mse", "Identity + mean squared error", "identity", "regression",
-          identity_t, identity_mse_value_t, identity_mse_train_t,
+          identity_t, identity_mse_value_t, identity_mse_train_t, identity_mse_train_stacked,
           "Mean over all elements of (z - y)^2; dL/dz = 2 (z - y) / (n k).",
           "torch.nn.MSELoss")
 

@@ -9,8 +9,8 @@ arrays.
 The results are bit-identical to K separate ``MLP.loss_grad`` calls: each
 slice of a batched product is the same BLAS call, on the same shapes and
 strides, as the single network's ``np.dot``; element-wise functions are the
-same per element; and the loss, whose reductions define the rounding, is
-evaluated slice by slice with the single network's own function.
+same per element; and the loss's ``train_stacked`` reduces over the same axes
+in the same order as the single network's ``train_t``.
 ``tests/engine/test_stacked.py`` checks this for every activation and output.
 
 Batch norm is not stacked: its running statistics and batch reductions are
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.nn.losses import loss_for_output
 from engine.nn.mlp import MLP
 
 
@@ -72,7 +73,8 @@ class StackedMLP:
         self._sizes = [net.n_in, *net.hidden, net.n_out]
         self._nh = len(net.hidden)
         self._layers = net._layers
-        self._fwd, self._bwd, self._loss = net._fwd, net._bwd, net._train
+        self._fwd, self._bwd = net._fwd, net._bwd
+        self._loss = loss_for_output(net.output).extra["train_stacked"]
         self._vcache: dict[int, tuple[np.ndarray, list[_Views]]] = {}
         self._ws: dict[int, _Work] = {}
 
@@ -118,8 +120,7 @@ class StackedMLP:
             np.matmul(P[i].WbT, ws.inp[i], out=ws.z[i])
             fwd(ws.z[i], ws.av[i])
         np.matmul(P[nh].WbT, ws.inp[nh], out=ws.zo)
-        # the loss reduces over the batch: slice by slice, in the single network's order
-        losses = [self._loss(ws.zo[k], ws.Y, ws.p[k], ws.do[k]) for k in range(self.K)]
+        losses = self._loss(ws.zo, ws.Y, ws.p, ws.do)
         d, dT, bwd = ws.do, ws.doT, self._bwd
         # dWb = [a; 1] @ delta.T; for one sample an outer product, whose every
         # element is one product (as in BLAS), without a batched matmul's slow broadcast

@@ -177,3 +177,31 @@ def test_train_stacked_refuses_runs_that_do_not_share_batches():
     with pytest.raises(ValueError, match=r"configs\[1\]: expected a RunConfig"):
         train_many([a, {"optimizer": "adam"}])
     assert train_stacked([]) == []
+
+
+def test_cli_compare_prints_a_leaderboard_and_writes_one_row_per_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"dataset": "iris", "hidden": [8], "epochs": 3, "batch_size": 16, "seed": 4}))
+    out = tmp_path / "runs.csv"
+    proc = subprocess.run([sys.executable, "-m", "engine", "compare", "--config", str(cfg), "--optimizers",
+                           "sgd", "adam", "--seeds", "2", "--csv", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    board = [line.split() for line in proc.stdout.splitlines() if line.split()[:1] in (["sgd"], ["adam"])]
+    assert sorted(row[0] for row in board) == ["adam", "sgd"] and all(row[1] == "2" for row in board)
+    runs = pd.read_csv(out)
+    assert sorted(zip(runs["optimizer"], runs["seed"], strict=True)) == [
+        ("adam", 4), ("adam", 5), ("sgd", 4), ("sgd", 5)]
+    alone = train(RunConfig(dataset="iris", hidden=(8,), epochs=3, batch_size=16, seed=5, optimizer="adam"))
+    row = runs[(runs["optimizer"] == "adam") & (runs["seed"] == 5)].iloc[0]
+    assert row["best_val_loss"] == pytest.approx(alone.best_val_loss, rel=1e-12)
+
+    bad = subprocess.run([sys.executable, "-m", "engine", "compare", "--config", str(cfg), "--optimizers",
+                          "lbfgs"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "mode" in bad.stderr and "Traceback" not in bad.stderr
