@@ -12,15 +12,17 @@ Every run is the generator form of the ordinary training loop
 (:func:`engine.train._train`), advanced in lock-step: all of the loop's logic
 (schedules, clipping, validation, early stopping, divergence, history) is
 shared with :func:`engine.train`, which is why a stacked run's result is
-bit-identical to training its config alone (only wall times differ: a stacked
-run's clock counts the whole stack). Runs drop out as they stop; the others
-go on.
+bit-identical to training its config alone. Only the wall times differ: a
+stacked run's clock counts its own loop and optimizer work plus an equal
+share of each stacked pass, so the runs' clocks still compare their costs and
+add up to the stack's time. Runs drop out as they stop; the others go on.
 
 Batch-norm runs train alone (their statistics are per run).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -120,15 +122,17 @@ def train_stacked(configs: Sequence[RunConfig],
             stack = stacks.get(len(active))
             if stack is None:
                 stack = stacks[len(active)] = StackedMLP(net, len(active))
+            t0 = time.perf_counter()
             if len(active) == K:
                 losses, outs = stack.loss_grad(params, X, Y, grad)
             else:  # some runs have stopped: the pass covers the others only
                 sub_grad = np.empty((len(active), net.n_params), dtype=net.dtype)
                 losses, outs = stack.loss_grad(params[active], X, Y, sub_grad)
                 grad[active] = sub_grad
+            share = (time.perf_counter() - t0) / len(active)
             batches = {}
             for j, k in enumerate(active):
-                _advance(runs[k], k, (losses[j], outs[j]), batches, results)
+                _advance(runs[k], k, (losses[j], outs[j], share), batches, results)
     for r in results:
         r.params = np.array(r.params)  # own copy, not a row of the stack
         r.timings["stacked_runs"] = float(K)

@@ -209,8 +209,9 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     itself. With ``slot = (params_row, grad_row)``, rows of the stacked
     arrays of :mod:`engine.stacked`, the parameters live in ``params_row`` and
     every update yields its batch ``(X, Y)`` and waits to be sent
-    ``(loss, outputs)`` once the stacked pass has written ``grad_row``; the
-    rest of the update (clipping, the optimizer step, history) is this code.
+    ``(loss, outputs, share)`` once the stacked pass has written ``grad_row``
+    (``share``: this run's part of the pass's wall time); the rest of the
+    update (clipping, the optimizer step, history) is this code.
     """
     ds = data.load(
         config.dataset, config.dataset_params, config.val_fraction, config.test_fraction,
@@ -326,6 +327,9 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     status, stop_reason, diverged_at = "completed", "", None
     eval_s = 0.0
     epoch_times: list[float] = []
+    # lock-step: time spent suspended on the other runs' work, minus this run's
+    # share of the stacked pass, so each run's clock counts its own cost
+    waited = 0.0
 
     initial_eval_s = 0.0
     if not rows:  # the initial row: where every curve starts
@@ -338,7 +342,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     # wall time counts training only; evaluations inside the loop are subtracted
     t_start = time.perf_counter() - loop.time_s
     while loop.epoch < n_epochs and status == "completed":
-        epoch_t0 = time.perf_counter()
+        epoch_t0, epoch_waited0 = time.perf_counter(), waited
         loop.epoch += 1
         if shuffled:
             order = batch_rng.permutation(n)
@@ -371,7 +375,9 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 loss = net.loss_grad(params, Xb, Yb, grad, model_state)
                 out = net.last_output
             else:
-                loss, out = yield Xb, Yb
+                t_yield = time.perf_counter()
+                loss, out, share = yield Xb, Yb
+                waited += time.perf_counter() - t_yield - share
             if not math.isfinite(loss):
                 status, diverged_at = "diverged", loop.updates
                 stop_reason = (
@@ -399,15 +405,15 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
             if config.eval_every and loop.updates % config.eval_every == 0 and not (
                 j == updates_per_epoch - 1 or loop.updates == total_updates
             ):
-                loop.time_s = time.perf_counter() - t_start - eval_s
+                loop.time_s = time.perf_counter() - t_start - eval_s - waited
                 t0 = time.perf_counter()
                 if not np.all(np.isfinite(params)):
                     break
                 record(loss_sum / max(seen, 1), accuracy(labels, seen), _ratio(params, prev),
                        mid_epoch=True)
                 eval_s += time.perf_counter() - t0
-        loop.time_s = time.perf_counter() - t_start - eval_s
-        epoch_times.append(time.perf_counter() - epoch_t0)
+        loop.time_s = time.perf_counter() - t_start - eval_s - waited
+        epoch_times.append(time.perf_counter() - epoch_t0 - (waited - epoch_waited0))
         if status == "diverged":
             break
         if not np.all(np.isfinite(params)):
@@ -469,7 +475,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
         test_loss, test_metric = _evaluate(net, params, ds.X_test, ds.Y_test, ds.y_test, model_state, ds.task)
         metric_name = "test_r2" if ds.task == "regression" else "test_acc"
         test_metrics = {"test_loss": test_loss, metric_name: test_metric}
-    total_s = time.perf_counter() - t_start + initial_eval_s
+    total_s = time.perf_counter() - t_start - waited + initial_eval_s
     train_s = loop.time_s
     timings = {
         "total_s": total_s,

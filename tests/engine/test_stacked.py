@@ -205,3 +205,20 @@ def test_cli_compare_prints_a_leaderboard_and_writes_one_row_per_run(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "engine", "compare", "--config", str(cfg), "--optimizers",
                           "lbfgs"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "mode" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_each_stacked_run_clocks_its_own_share_of_the_stack():
+    import time
+
+    base = dict(dataset="digits", hidden=(32,), batch_size=32, epochs=2)
+    configs = [RunConfig(optimizer=o, **base) for o in ("sgd", "adam", "nadam", "rmsprop")]
+    t0 = time.perf_counter()
+    results = train_stacked(configs)
+    wall = time.perf_counter() - t0
+    clocks = [r.timings["train_s"] for r in results]
+    # the clocks partition the stack's wall time instead of each counting all of it
+    assert all(c > 0 for c in clocks)
+    assert sum(clocks) <= wall
+    for r in results:
+        assert r.history["time_s"].is_monotonic_increasing
+        assert r.history["time_s"].iloc[-1] == pytest.approx(r.timings["train_s"])
