@@ -1019,6 +1019,7 @@ def run(
     store: RunStore | None = None,
     train_fn: Callable[[RunConfig], RunResult] | None = None,
     progress: Callable[[str, int, int], Any] | None = None,
+    train_many_fn: Callable[[list[tuple[str, RunConfig]]], list[RunResult]] | None = None,
 ) -> LessonOutcome:
     """Execute a lesson with the engine.
 
@@ -1027,6 +1028,10 @@ def run(
     :func:`engine.train`). With a ``store``, a run already stored under its
     ``config.key()`` is read back instead of trained, and new runs are put
     into it. ``progress(label, i, n)`` is called before each run is trained.
+
+    ``train_many_fn([(label, config), ...])``, when given, trains every
+    missing run in one call instead (e.g. :func:`engine.train_many`, which
+    stacks the runs that share batches) and returns their results in order.
     """
     lesson = _as_lesson(lesson)
     out = LessonOutcome(lesson)
@@ -1037,6 +1042,20 @@ def run(
         from engine.train import train as train_fn
     jobs = _jobs(lesson)
     done: dict[str, RunResult] = {}
+    if train_many_fn is not None:
+        missing: dict[str, tuple[str, RunConfig]] = {}
+        for label, _, cfg in jobs:
+            key = cfg.key()
+            if key not in missing and (store is None or store.get(key) is None):
+                missing[key] = (label, cfg)
+        if missing:
+            for (key, (label, _)), result in zip(
+                missing.items(), train_many_fn(list(missing.values())), strict=True
+            ):
+                out.trained += 1
+                if store is not None and result.status != "interrupted":
+                    store.put(result, label=store_label(lesson, label))
+                done[key] = result
     for i, (label, _, cfg) in enumerate(jobs):
         key = cfg.key()
         result = done.get(key)
@@ -1107,8 +1126,11 @@ def warm(
 
         results = Parallel(n_jobs=min(int(jobs), len(items)), return_as="generator")(
             delayed(_train_one)(cfg) for cfg, _ in items)
-    else:
-        results = (_train_one(cfg) for cfg, _ in items)
+    else:  # runs sharing a lesson's batches train stacked
+        from engine.stacked import train_many
+
+        with _one_blas_thread():
+            results = train_many([cfg for cfg, _ in items])
     for (_, label), result in zip(items, results, strict=True):
         store.put(result, label=label)
     return len(items)

@@ -404,7 +404,7 @@ class _AppStore:
     """What :func:`engine.lessons.run` reads and fills: the app's store, through the data cache.
 
     ``get`` is :func:`ui.cache.lookup`; ``put`` does nothing because the runs are
-    trained by :func:`ui.cache.run`, which stores them itself.
+    trained by :func:`ui.cache.run_many`, which stores them itself.
     """
 
     def __init__(self, configs: list[RunConfig]) -> None:
@@ -419,21 +419,17 @@ class _AppStore:
 
 
 def outcome(lesson: Lesson) -> LessonOutcome:
-    """The lesson's runs: read back when anyone trained them before, else trained now."""
-    now: dict[str, Any] = {"label": "", "i": 0, "n": 1}
+    """The lesson's runs: read back when anyone trained them before, else trained now
+    (all the missing ones in one call, stacked where they share batches)."""
 
-    def progress(label: str, i: int, n: int) -> None:
-        now.update(label=label, i=i, n=n)
-
-    def train(cfg: RunConfig):
-        return cache.run(
-            cfg,
-            label=f"{now['label']} ({now['i'] + 1}/{now['n']}) · ",
-            label_store=engine_lessons.store_label(lesson, now["label"]),
-        )
+    def train_many(jobs: list[tuple[str, RunConfig]]):
+        return cache.run_many([
+            (cfg, f"{label} ({i + 1}/{len(jobs)}) · ", engine_lessons.store_label(lesson, label))
+            for i, (label, cfg) in enumerate(jobs)
+        ])
 
     return engine_lessons.run(
-        lesson, store=_AppStore(engine_lessons.configs(lesson)), train_fn=train, progress=progress
+        lesson, store=_AppStore(engine_lessons.configs(lesson)), train_many_fn=train_many
     )
 
 

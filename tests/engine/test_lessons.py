@@ -582,3 +582,26 @@ def test_warm_cli(store, monkeypatch, capsys):
     for line, lesson_id in zip(lines, lessons.LESSONS, strict=False):
         assert line.startswith(lesson_id)
     assert "0 runs trained" in lines[-1]
+
+
+def test_run_trains_the_missing_runs_in_one_stacked_call(tmp_path):
+    from engine.stacked import train_many
+
+    fresh = RunStore(tmp_path / "runs.sqlite")
+    calls: list[list[str]] = []
+
+    def many(jobs):
+        calls.append([label for label, _ in jobs])
+        return train_many([cfg for _, cfg in jobs])
+
+    with threadpool_limits(limits=1):
+        stacked = lessons.run("adagrad-vs-rmsprop", store=fresh, train_many_fn=many)
+        alone = lessons.run("adagrad-vs-rmsprop")
+        again = lessons.run("adagrad-vs-rmsprop", store=fresh, train_many_fn=many)
+    assert len(calls) == 1 and len(calls[0]) == stacked.trained == 3
+    assert again.trained == 0 and len(calls) == 1
+    assert list(stacked.results) == list(alone.results)
+    for label, r in stacked.results.items():
+        assert r.timings["stacked_runs"] == 3.0
+        np.testing.assert_array_equal(r.params, alone.results[label].params)
+        assert r.key in fresh
