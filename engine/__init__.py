@@ -11,11 +11,9 @@ stacked computation (bit-identical to training them one by one),
 surface, and ``python -m engine`` is the command line.
 """
 
-ENGINE_VERSION = "0.1.0"
-
-# Imported after ENGINE_VERSION (submodules read it) and eagerly: the
-# submodules engine.train and engine.minimize would otherwise shadow the
-# functions of the same name.
+# Imported eagerly and in this order: the submodules engine.train and
+# engine.minimize would otherwise shadow the functions of the same name.
+from engine.version import ENGINE_VERSION  # noqa: E402
 from engine.config import RunConfig  # noqa: E402
 from engine.train import RunResult, decision_surface, train  # noqa: E402
 from engine.checkpoint import load_run, resume, save_run  # noqa: E402

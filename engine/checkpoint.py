@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine import ENGINE_VERSION
+from engine import version
 from engine.config import RunConfig
 from engine.optim.base import state_from_arrays, state_to_arrays
 from engine.train import RunResult, train
@@ -49,7 +49,7 @@ def to_bytes(result: RunResult) -> bytes:
         arrays[f"history/{c}"] = result.history[c].to_numpy(dtype=np.float64, na_value=np.nan)
     meta = {
         "format": FORMAT,
-        "engine_version": ENGINE_VERSION,
+        "engine_version": version.ENGINE_VERSION,
         "config": result.config.to_dict(),
         "key": result.key,
         "status": result.status,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import ENGINE_VERSION
+from engine import version
 
 MODES = ("batch", "sgd", "minibatch")
 MODE_LABELS = {
@@ -201,7 +201,7 @@ class RunConfig:
     def key(self) -> str:
         """Stable hash of the complete config and the engine version."""
         payload = json.dumps(
-            {"engine": ENGINE_VERSION, "config": self.to_dict()},
+            {"engine": version.ENGINE_VERSION, "config": self.to_dict()},
             sort_keys=True, separators=(",", ":"),
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:20]

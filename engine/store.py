@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine import ENGINE_VERSION, paths
+from engine import paths, version
 from engine.checkpoint import from_bytes, to_bytes
 from engine.config import RunConfig
 from engine.train import RunResult
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS runs (
 LIST_COLUMNS = [
     "key", "label", "created", "dataset", "optimizer", "mode", "batch_size", "epochs", "seed",
     "status", "best_val_loss", "final_val_loss", "final_val_metric", "test_loss", "total_s",
+    "engine_version", "current",
 ]
 
 
@@ -63,7 +64,7 @@ class RunStore:
         with closing(self._connect()) as con, con:
             con.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (result.key, label, time.time(), ENGINE_VERSION, result.config.to_json(),
+                (result.key, label, time.time(), version.ENGINE_VERSION, result.config.to_json(),
                  json.dumps(summary), to_bytes(result)),
             )
 
@@ -84,10 +85,6 @@ class RunStore:
             raise ValueError(f"key: no stored run has key {key!r}")
         return RunConfig.from_dict(json.loads(row[0]))
 
-    def set_label(self, key: str, label: str | None) -> None:
-        with closing(self._connect()) as con, con:
-            con.execute("UPDATE runs SET label = ? WHERE key = ?", (label, key))
-
     def delete(self, keys: Iterable[str]) -> int:
         """Remove runs; returns how many were removed."""
         keys = list(keys)
@@ -97,13 +94,19 @@ class RunStore:
 
     # -- tables ----------------------------------------------------------
     def list(self) -> pd.DataFrame:
-        """One row per stored run, newest first, with the columns of LIST_COLUMNS."""
+        """One row per stored run, newest first, with the columns of LIST_COLUMNS.
+
+        ``current`` is False for a run stored by another engine version: it
+        stays listable and readable, but its key is not one the current
+        engine makes, so it is never served as a cache hit.
+        """
         with closing(self._connect()) as con:
             rows = con.execute(
-                "SELECT key, label, created, config, summary FROM runs ORDER BY created DESC"
+                "SELECT key, label, created, config, summary, engine_version FROM runs "
+                "ORDER BY created DESC"
             ).fetchall()
         records = []
-        for key, label, created, cfg, summ in rows:
+        for key, label, created, cfg, summ, engine_version in rows:
             c, s = json.loads(cfg), json.loads(summ)
             records.append({
                 "key": key, "label": label,
@@ -114,6 +117,8 @@ class RunStore:
                 "final_val_loss": s.get("final_val_loss"),
                 "final_val_metric": s.get("final_val_metric"),
                 "test_loss": s.get("test_loss"), "total_s": s.get("total_s"),
+                "engine_version": engine_version,
+                "current": engine_version == version.ENGINE_VERSION,
             })
         return pd.DataFrame.from_records(records, columns=LIST_COLUMNS)
 
