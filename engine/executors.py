@@ -48,7 +48,7 @@ class Executor(ABC):
         started when ``should_stop()`` becomes True are not started.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most executors hold no workers
         """Release workers (no-op for executors without any)."""
 
 
