@@ -1,7 +1,8 @@
 """RunConfig: the complete, validated description of one training run.
 
-A run is keyed by a stable hash of its complete config (``RunConfig.key()``),
-which includes the engine version. Defaults of every registered entry are
+Every field is declared once, with its spec (:data:`FIELDS`). A run is keyed
+by a stable hash of its complete config (``RunConfig.key()``) and the
+engine's version, which fingerprints its numerics (:mod:`engine.version`). Defaults of every registered entry are
 filled in on construction, so ``{"lr": 1e-3}`` and ``{}`` for Adam give the
 same key: the same run is never trained twice.
 """
@@ -15,17 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import version
+from engine import data, nn, optim, schedules, version
+from engine.spec import Hyper
 
 MODES = ("batch", "sgd", "minibatch")
-MODE_LABELS = {
-    "batch": "Full batch (one update per epoch)",
-    "sgd": "One sample per update",
-    "minibatch": "Mini-batch",
-}
-SAMPLINGS = ("shuffle", "replacement")
-DTYPES = ("float64", "float32")
-MONITORS = ("val_loss", "val_metric")
+MAX_EPOCHS = 10_000
 
 
 def _canon(value: Any) -> Any:
@@ -45,9 +40,27 @@ def _need(cond: bool, field_name: str, value: Any, allowed: str) -> None:
         raise ValueError(f"{field_name}: {value!r} is not allowed; allowed: {allowed}")
 
 
+def _field(default: Any, help: str, kind: str, **spec: Any) -> Any:
+    """A RunConfig field whose spec (engine.spec.Hyper) is declared with it."""
+    meta = {"spec": {"help": help, "kind": kind, **spec}}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+_MINIBATCH = (("mode", ("minibatch",)),)
+_STOCHASTIC = (("mode", ("sgd", "minibatch")),)
+_EARLY = (("early_stopping", (True,)),)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a run's result.
+
+    Each field is declared once, here, with its spec (kind, default, range or
+    choices, URL name, sidebar group, help): :data:`FIELDS` collects them,
+    and validation, the sidebar, URL state, ``&hide=`` groups, lesson links
+    and the stack key all derive from it.
 
     ``hidden=()`` gives logistic, softmax or linear regression. ``mode`` is
     ``"batch"`` (one update per epoch on the whole training split), ``"sgd"``
@@ -55,120 +68,137 @@ class RunConfig:
     update). The budget is ``epochs``, or ``max_updates`` when that is > 0.
     """
 
-    dataset: str = "digits"
-    dataset_params: Mapping[str, Any] = field(default_factory=dict)
-    hidden: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    initializer: str = "he_uniform"
-    init_params: Mapping[str, Any] = field(default_factory=dict)
-    batchnorm: bool = False
-    optimizer: str = "adam"
-    optimizer_params: Mapping[str, Any] = field(default_factory=dict)
-    mode: str = "minibatch"
-    batch_size: int = 32
-    sampling: str = "shuffle"
-    epochs: int = 20
-    max_updates: int = 0
-    schedule: str = "constant"
-    schedule_params: Mapping[str, Any] = field(default_factory=dict)
-    clip_norm: float = 0.0
-    clip_value: float = 0.0
-    early_stopping: bool = False
-    monitor: str = "val_loss"
-    patience: int = 10
-    min_delta: float = 0.0
-    restore_best: bool = True
-    eval_every: int = 0
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    seed: int = 0
-    dtype: str = "float64"
+    # -- data
+    dataset: str = _field(
+        "digits", "The learning task.", "entry", registry=data.REGISTRY, group="data", stacks=True,
+        label="Dataset")
+    dataset_params: Mapping[str, Any] = _field(
+        {}, "The dataset's own settings.", "params", of="dataset", url="data", group="data",
+        stacks=True)
+    # -- model
+    hidden: tuple[int, ...] = _field(
+        (64,), "Widths of the hidden layers, comma-separated (e.g. 64, 32). Empty: no hidden layer "
+        "(logistic, softmax or linear regression).", "widths", low=1, high=4096, max_len=16,
+        group="model", stacks=True, label="Hidden layers")
+    activation: str = _field(
+        "relu", "The non-linearity after each hidden layer.", "entry", registry=nn.ACTIVATIONS,
+        group="model", stacks=True, label="Activation")
+    initializer: str = _field(
+        "he_uniform", "How the weights start.", "entry", registry=nn.INITIALIZERS, url="init",
+        group="model", label="Initializer")
+    init_params: Mapping[str, Any] = _field(
+        {}, "The initializer's own settings.", "params", of="initializer", url="init", group="model")
+    batchnorm: bool = _field(
+        False, "Normalise each hidden layer's pre-activations over the batch.", "bool",
+        group="model", stacks=True, label="Batch normalisation")
+    # -- optimizer
+    optimizer: str = _field(
+        "adam", "The update rule. Its hyperparameters follow.", "entry", registry=optim.REGISTRY,
+        group="optimizer", label="Optimizer")
+    optimizer_params: Mapping[str, Any] = _field(
+        {}, "The optimizer's hyperparameters.", "params", of="optimizer", url="opt", group="optimizer")
+    # -- mode
+    mode: str = _field(
+        "minibatch", "How many training samples each update sees. Full batch: the whole training "
+        "split (one update per epoch). One sample per update: batch size 1 (many noisy updates). "
+        "Mini-batch: a batch of the size below. This is independent of the optimizer.", "choice",
+        choices=MODES, group="mode", stacks=True, label="Mode",
+        titles=(("batch", "Full batch"), ("sgd", "One sample per update"), ("minibatch", "Mini-batch")))
+    batch_size: int = _field(
+        32, "Samples per update, at most the training split.", "int", low=1, high=None,
+        group="mode", show_if=_MINIBATCH, stacks=True, label="Batch size")
+    sampling: str = _field(
+        "shuffle", "Shuffle: every sample once per epoch. With replacement: each batch is drawn "
+        "independently, as in the textbook definition of SGD.", "choice",
+        choices=("shuffle", "replacement"), group="mode", show_if=_STOCHASTIC, stacks=True,
+        label="Sampling",
+        titles=(("shuffle", "Shuffle every epoch"), ("replacement", "Draw with replacement")))
+    # -- budget
+    epochs: int = _field(
+        20, "Passes over the training split.", "int", low=1, high=MAX_EPOCHS, group="budget",
+        label="Epochs")
+    seed: int = _field(
+        0, "Fixes the split, the initial weights and the batch order.", "int", low=0, high=2**32 - 1,
+        group="budget", stacks=True, label="Seed")
+    # -- advanced: schedule, stopping, clipping, evaluation, precision
+    schedule: str = _field(
+        "constant", "How the learning rate changes with the update index.", "entry",
+        registry=schedules.REGISTRY, group="advanced", label="Learning-rate schedule")
+    schedule_params: Mapping[str, Any] = _field(
+        {}, "The schedule's own settings.", "params", of="schedule", url="sched", group="advanced")
+    early_stopping: bool = _field(
+        False, "Stop when the monitored quantity stops improving.", "bool", group="advanced",
+        label="Early stopping")
+    monitor: str = _field(
+        "val_loss", "What early stopping watches.", "choice", choices=("val_loss", "val_metric"),
+        group="advanced", show_if=_EARLY, label="Monitor",
+        titles=(("val_loss", "validation loss"), ("val_metric", "validation accuracy / R²")))
+    patience: int = _field(
+        10, "Epochs without improvement before stopping.", "int", low=1, high=10_000,
+        group="advanced", show_if=_EARLY, label="Patience (epochs)")
+    min_delta: float = _field(
+        0.0, "A change smaller than this does not count as an improvement.", "float", low=0.0,
+        high=1e6, group="advanced", show_if=_EARLY, label="Minimum improvement")
+    restore_best: bool = _field(
+        True, "Keep the parameters of the best epoch.", "bool", group="advanced", show_if=_EARLY,
+        label="Restore the best weights")
+    clip_norm: float = _field(
+        0.0, "Rescale the gradient when its norm exceeds this; 0 turns it off.", "float", low=0.0,
+        high=1e6, group="advanced", label="Clip norm")
+    clip_value: float = _field(
+        0.0, "Clip every gradient entry to ±this; 0 turns it off.", "float", low=0.0, high=1e6,
+        group="advanced", label="Clip value")
+    max_updates: int = _field(
+        0, "Stop after this many updates instead of a number of epochs; 0 uses the epochs.", "int",
+        low=0, high=10_000_000, group="advanced", label="Update budget")
+    eval_every: int = _field(
+        0, "Evaluate every this many updates as well as at each epoch's end; 0: once per epoch.",
+        "int", low=0, high=10_000_000, group="advanced", label="Evaluate every (updates)")
+    val_fraction: float = _field(
+        0.2, "Share of the data held out for validation.", "float", low=0.05, high=0.5,
+        group="advanced", stacks=True, label="Validation fraction")
+    test_fraction: float = _field(
+        0.2, "Share of the data held out for the final test.", "float", low=0.05, high=0.5,
+        group="advanced", stacks=True, label="Test fraction")
+    dtype: str = _field(
+        "float64", "Floating-point type of the parameters and data.", "choice",
+        choices=("float64", "float32"), group="advanced", stacks=True, label="Precision")
 
     def __post_init__(self) -> None:
-        from engine import data, nn, optim, schedules
-
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        # dataset and its size
-        dspec = data.REGISTRY.get_spec(self.dataset, "dataset")
-        put("dataset_params", dspec.resolve(self.dataset_params, "dataset_params"))
-        # hidden layers
-        hidden = self.hidden
-        if isinstance(hidden, int):
-            hidden = (hidden,)
-        try:
-            hidden = tuple(hidden)
-        except TypeError:
-            raise ValueError(f"hidden: {self.hidden!r} is not allowed; allowed: a list of widths") from None
-        for w in hidden:
-            _need(
-                isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 4096,
-                "hidden", list(hidden), "a list of whole-number widths in [1, 4096]",
-            )
-        _need(len(hidden) <= 16, "hidden", list(hidden), "at most 16 hidden layers")
-        put("hidden", hidden)
-        nn.ACTIVATIONS.get_spec(self.activation, "activation")
-        ispec = nn.INITIALIZERS.get_spec(self.initializer, "initializer")
-        put("init_params", ispec.resolve(self.init_params, "init_params"))
-        _need(isinstance(self.batchnorm, bool), "batchnorm", self.batchnorm, "true or false")
-        # optimizer
-        ospec = optim.REGISTRY.get_spec(self.optimizer, "optimizer")
-        oparams = ospec.resolve(self.optimizer_params, "optimizer_params")
+        values: dict[str, Any] = {}
+        for h in FIELDS:
+            value = getattr(self, h.name)
+            if h.kind == "params":
+                value = _resolve_params(h, values[h.of], value)
+            elif h.name == "batch_size" and values["mode"] != "minibatch":
+                pass  # set from the mode below
+            else:
+                value = h.validate(value, h.name)
+            values[h.name] = value
+            put(h.name, value)
+        # what no single field can check
+        oparams = self.optimizer_params
         if "inner" in oparams:  # lookahead: resolve the inner optimizer's defaults too
-            inner = optim.REGISTRY.get_spec(oparams["inner"], "optimizer_params.inner")
             _need(oparams["inner"] != self.optimizer, "optimizer_params.inner",
                   oparams["inner"], "an optimizer other than itself")
-            oparams["inner_params"] = inner.resolve(
-                oparams.get("inner_params", {}), "optimizer_params.inner_params")
         optim.create(self.optimizer, **oparams)  # constructor-level checks (e.g. nesterov)
-        put("optimizer_params", oparams)
-        # mode and batch size
-        _need(self.mode in MODES, "mode", self.mode, ", ".join(MODES))
-        _need(self.sampling in SAMPLINGS, "sampling", self.sampling, ", ".join(SAMPLINGS))
-        for name in ("val_fraction", "test_fraction"):
-            v = getattr(self, name)
-            _need(isinstance(v, int | float) and 0.05 <= v <= 0.5, name, v, "a fraction in [0.05, 0.5]")
+        dspec = data.REGISTRY[self.dataset]
         n_train = data.split_sizes(dspec, self.dataset_params, self.val_fraction, self.test_fraction)[0]
         if self.mode == "sgd":
             put("batch_size", 1)
         elif self.mode == "batch":
             put("batch_size", n_train)
         else:
-            b = self.batch_size
-            _need(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= n_train, "batch_size", b,
+            _need(self.batch_size <= n_train, "batch_size", self.batch_size,
                   f"a whole number in [1, {n_train}] (the training split has {n_train} samples)")
-        if ospec.extra.get("full_batch_only") and self.mode != "batch":
+        if optim.REGISTRY[self.optimizer].extra.get("full_batch_only") and self.mode != "batch":
             raise ValueError(
                 f"optimizer: {self.optimizer!r} needs full-batch mode (mode 'batch'); "
                 f"mode {self.mode!r} is not allowed with it"
             )
-        # budget
-        _need(isinstance(self.epochs, int) and 1 <= self.epochs <= 100_000, "epochs",
-              self.epochs, "a whole number in [1, 100000]")
-        _need(isinstance(self.max_updates, int) and 0 <= self.max_updates <= 10_000_000,
-              "max_updates", self.max_updates, "0 (use epochs) or a whole number up to 10000000")
-        # schedule
-        sspec = schedules.REGISTRY.get_spec(self.schedule, "schedule")
-        put("schedule_params", sspec.resolve(self.schedule_params, "schedule_params"))
-        # clipping, early stopping, evaluation
-        for name in ("clip_norm", "clip_value", "min_delta"):
-            v = getattr(self, name)
-            _need(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0, name, v,
-                  "a number ≥ 0 (0 turns it off)" if name != "min_delta" else "a number ≥ 0")
-            put(name, float(v))
-        _need(isinstance(self.early_stopping, bool), "early_stopping", self.early_stopping, "true or false")
-        _need(self.monitor in MONITORS, "monitor", self.monitor, ", ".join(MONITORS))
-        _need(isinstance(self.patience, int) and 1 <= self.patience <= 10_000, "patience",
-              self.patience, "a whole number in [1, 10000]")
-        _need(isinstance(self.restore_best, bool), "restore_best", self.restore_best, "true or false")
-        _need(isinstance(self.eval_every, int) and self.eval_every >= 0, "eval_every",
-              self.eval_every, "0 (once per epoch) or a whole number of updates ≥ 1")
-        _need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**32,
-              "seed", self.seed, "a whole number in [0, 2**32)")
-        _need(self.dtype in DTYPES, "dtype", self.dtype, ", ".join(DTYPES))
-        put("val_fraction", float(self.val_fraction))
-        put("test_fraction", float(self.test_fraction))
 
     # -- identity --------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -211,3 +241,27 @@ class RunConfig:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RunConfig) and self.key() == other.key()
+
+
+def _declared(f: dataclasses.Field) -> Hyper:
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    return Hyper(f.name, default, **f.metadata["spec"])
+
+
+FIELDS: tuple[Hyper, ...] = tuple(_declared(f) for f in dataclasses.fields(RunConfig))
+FIELD = {h.name: h for h in FIELDS}
+
+
+def _resolve_params(h: Hyper, entry: str, value: Any) -> dict[str, Any]:
+    """A ``params`` field: the chosen entry's hyperparameters, defaults filled in."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{h.name}: {value!r} is not allowed; allowed: a dict of hyperparameters")
+    spec = FIELD[h.of].registry[entry]
+    out = spec.resolve(value, h.name)
+    if "inner" in out:  # lookahead: the inner optimizer's hyperparameters too
+        inner = optim.REGISTRY.get_spec(out["inner"], f"{h.name}.inner")
+        nested = out.get("inner_params") or {}
+        if not isinstance(nested, Mapping):
+            raise ValueError(f"{h.name}.inner_params: {nested!r} is not allowed; allowed: a dict")
+        out["inner_params"] = inner.resolve(nested, f"{h.name}.inner_params")
+    return out

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("float", "int", "bool", "choice", "pair", "optimizer", "params", "str")
+KINDS = ("float", "int", "bool", "choice", "pair", "optimizer", "params", "str", "entry", "widths")
 
 
 def _fmt(x: Any) -> str:
@@ -45,6 +45,18 @@ class Hyper:
     * ``"params"``: a dict of hyperparameters for the optimizer named by the
       ``"optimizer"`` hyper of the same spec.
     * ``"str"``: free text, such as an uploaded CSV's sha256 or its target column.
+    * ``"entry"``: the name of an entry of ``registry`` (a config's dataset,
+      optimizer, schedule, ...).
+    * ``"widths"``: a tuple of whole numbers in ``[low, high]``, at most
+      ``max_len`` long (a network's hidden layers).
+
+    A config field (:data:`engine.config.FIELDS`) also carries its ``url``
+    name, its sidebar ``group``, and: ``of``, for a ``"params"`` field, the
+    entry field whose spec it resolves (``optimizer_params`` of
+    ``optimizer``); ``show_if``, pairs ``(field, values)`` under which the
+    field matters (``patience`` only with early stopping); ``stacks``, true
+    when runs must agree on it to share a batch stream; ``titles``, pairs
+    ``(choice, title)`` for the widgets.
     """
 
     name: str
@@ -58,6 +70,14 @@ class Hyper:
     low_open: bool = False
     high_open: bool = False
     label: str | None = None
+    url: str | None = None
+    group: str | None = None
+    registry: Any = None
+    of: str | None = None
+    show_if: tuple = ()
+    stacks: bool = False
+    titles: tuple = ()
+    max_len: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -66,6 +86,19 @@ class Hyper:
     @property
     def title(self) -> str:
         return self.label or self.name
+
+    @property
+    def query(self) -> str:
+        """The URL parameter of a config field (its name unless declared)."""
+        return self.url or self.name
+
+    def title_of(self, choice: Any) -> str:
+        """A choice's title for widgets (the choice itself when none is declared)."""
+        return dict(self.titles).get(choice, str(choice))
+
+    def matters(self, values: Mapping[str, Any]) -> bool:
+        """Whether this field is in effect given the other fields' ``values`` (``show_if``)."""
+        return all(values.get(name) in allowed for name, allowed in self.show_if)
 
     def _bounds(self, i: int | None = None) -> tuple[Any, Any]:
         lo, hi = self.low, self.high
@@ -84,6 +117,11 @@ class Hyper:
             return f"a pair ({self.allowed(0)}; {self.allowed(1)})"
         if self.kind == "str":
             return "a string"
+        if self.kind == "entry":
+            return "one of " + ", ".join(self.registry)
+        if self.kind == "widths":
+            return (f"a list of at most {self.max_len} whole-number widths in "
+                    f"[{self.low}, {self.high}] (empty: no hidden layer)")
         if self.kind in ("optimizer", "params"):
             return "a registered optimizer" if self.kind == "optimizer" else "a dict"
         lo, hi = self._bounds(i)
@@ -125,6 +163,12 @@ class Hyper:
     def validate(self, value: Any, where: str = "") -> Any:
         """Return ``value`` coerced to this hyper's type, or raise ValueError."""
         where = where or self.name
+        if self.kind == "entry":
+            if not isinstance(value, str) or value not in self.registry:
+                raise ValueError(f"{where}: {value!r} is not known; allowed: {self.allowed()}")
+            return value
+        if self.kind == "widths":
+            return self._check_widths(value, where)
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -155,6 +199,19 @@ class Hyper:
                 raise ValueError(f"{where}: {value!r} is not allowed; allowed: a dict")
             return dict(value)
         return self._check_number(value, where)
+
+
+    def _check_widths(self, value: Any, where: str) -> tuple[int, ...]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value,)
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{where}: {value!r} is not allowed; allowed: {self.allowed()}")
+        ok = all(
+            isinstance(w, int) and not isinstance(w, bool) and self.low <= w <= self.high for w in value
+        )
+        if not ok or (self.max_len is not None and len(value) > self.max_len):
+            raise ValueError(f"{where}: {list(value)!r} is not allowed; allowed: {self.allowed()}")
+        return tuple(value)
 
 
 @dataclass(frozen=True)

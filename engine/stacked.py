@@ -22,6 +22,7 @@ Batch-norm runs train alone (their statistics are per run).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from engine import data
-from engine.config import RunConfig
+from engine.config import FIELDS, RunConfig
 from engine.nn import MLP
 from engine.nn.stacked import StackedMLP
 from engine.train import RunResult, _blas_threads, _train, train
@@ -37,15 +38,13 @@ from engine.train import RunResult, _blas_threads, _train, train
 ManyCallback = Callable[[int, dict[str, Any]], Any]
 
 
-def stack_key(config: RunConfig) -> tuple | None:
-    """What runs must share to be stacked; None for a run that trains alone."""
+def stack_key(config: RunConfig) -> str | None:
+    """What runs must share to be stacked (the fields declared ``stacks``); None for a
+    run that trains alone (batch norm keeps per-run batch statistics)."""
     if config.batchnorm:
         return None
-    return (
-        config.dataset, repr(sorted(config.dataset_params.items())), config.val_fraction,
-        config.test_fraction, config.seed, config.dtype, config.sampling, config.mode, config.batch_size,
-        config.hidden, config.activation,
-    )
+    shared = {h.name: config.to_dict()[h.name] for h in FIELDS if h.stacks}
+    return json.dumps(shared, sort_keys=True, separators=(",", ":"))
 
 
 def train_many(configs: Sequence[RunConfig], callback: ManyCallback | None = None) -> list[RunResult]:
