@@ -2,8 +2,8 @@
 
 Every field is declared once, with its spec (:data:`FIELDS`). A run is keyed
 by a stable hash of its complete config (``RunConfig.key()``) and the
-engine's version, which fingerprints its numerics (:mod:`engine.version`). Defaults of every registered entry are
-filled in on construction, so ``{"lr": 1e-3}`` and ``{}`` for Adam give the
+engine's version, which fingerprints its numerics (:mod:`engine.version`).
+Defaults of every registered entry are filled in on construction, so ``{"lr": 1e-3}`` and ``{}`` for Adam give the
 same key: the same run is never trained twice.
 """
 
