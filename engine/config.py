@@ -3,8 +3,9 @@
 Every field is declared once, with its spec (:data:`FIELDS`). A run is keyed
 by a stable hash of its complete config (``RunConfig.key()``) and the
 engine's version, which fingerprints its numerics (:mod:`engine.version`).
-Defaults of every registered entry are filled in on construction, so ``{"lr": 1e-3}`` and ``{}`` for Adam give the
-same key: the same run is never trained twice.
+Defaults of every registered entry are filled in on construction, so
+``{"lr": 1e-3}`` and ``{}`` for Adam give the same key: the same run is never
+trained twice.
 """
 
 from __future__ import annotations
