@@ -1,10 +1,12 @@
-"""Optimizer Lab: the router. Every page lives in pages/."""
+"""Optimizer Lab: the router. Every page lives in app_pages/."""
 
 import streamlit as st
 
+from ui import cache
 from ui.pages import ICONS, available
 
 st.set_page_config(page_title="Optimizer Lab", page_icon=":material/insights:", layout="wide")
+cache.warm_lessons()  # OPTLAB_WARM_LESSONS=1: once per server process, in the background
 st.navigation(
     [
         st.Page(file, title=title, url_path=url, icon=ICONS.get(url), default=(url == "train"))

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "pages" / "compare.py"
+PAGE = ROOT / "app_pages" / "compare.py"
 BUTTON_LABEL = "Run comparison"
 BUTTON_KEY = "compare_run"
 CACHE_TARGET_S = 0.3
@@ -88,7 +88,7 @@ def measure(reps: int = 3, timeout: float = 900) -> dict:
             out = fn()
             return out, time.perf_counter() - t0
 
-        out: dict = {"data_dir": "a new temporary folder", "page": "pages/compare.py"}
+        out: dict = {"data_dir": "a new temporary folder", "page": "app_pages/compare.py"}
         calls = lambda: ui_cache.TRAIN_CALLS  # noqa: E731
         at = AppTest.from_file(str(PAGE), default_timeout=timeout)
         c0 = calls()

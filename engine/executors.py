@@ -84,3 +84,13 @@ def _epoch_callback(keys: list[str], progress: Progress | None, should_stop: Sho
         return answer
 
     return callback
+
+
+def local(jobs: int = 1) -> Executor:
+    """An executor on this machine with ``jobs`` workers (1: in this thread)."""
+    return InlineExecutor()
+
+
+def from_environment() -> Executor:
+    """The executor the operator chose (environment only, never a URL or an upload)."""
+    return InlineExecutor()

@@ -65,6 +65,7 @@ import pandas as pd
 from engine.config import RunConfig
 
 if TYPE_CHECKING:  # pragma: no cover
+    from engine.runs import Orchestrator
     from engine.store import RunStore
     from engine.train import RunResult
 
@@ -1014,126 +1015,82 @@ def store_label(lesson: Lesson, label: str) -> str:
     return f"Lesson · {lesson.title} · {label}"
 
 
+def _orchestrator(runs: Orchestrator | RunStore | None, jobs: int = 1) -> Orchestrator:
+    """``runs`` as an orchestrator: a store gets one of its own, None an in-memory one."""
+    from engine.runs import Orchestrator
+
+    if isinstance(runs, Orchestrator):
+        return runs
+    from engine import executors
+
+    return Orchestrator(runs, executors.local(jobs))
+
+
 def run(
     lesson: Lesson | str,
-    store: RunStore | None = None,
-    train_fn: Callable[[RunConfig], RunResult] | None = None,
-    progress: Callable[[str, int, int], Any] | None = None,
-    train_many_fn: Callable[[list[tuple[str, RunConfig]]], list[RunResult]] | None = None,
+    runs: Orchestrator | RunStore | None = None,
+    progress: Callable[[str, dict], Any] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LessonOutcome:
     """Execute a lesson with the engine.
 
     Playground lessons trace their paths with :func:`engine.minimize`; the
-    others train their RunConfigs with ``train_fn`` (default
-    :func:`engine.train`). With a ``store``, a run already stored under its
-    ``config.key()`` is read back instead of trained, and new runs are put
-    into it. ``progress(label, i, n)`` is called before each run is trained.
-
-    ``train_many_fn([(label, config), ...])``, when given, trains every
-    missing run in one call instead (e.g. :func:`engine.train_many`, which
-    stacks the runs that share batches) and returns their results in order.
+    others ask the run orchestrator (:mod:`engine.runs`) for their configs:
+    runs already stored are read back, the missing ones train in one call,
+    stacked where they share batches, and are stored under the lesson's
+    labels. ``runs`` is an :class:`~engine.runs.Orchestrator`, a
+    :class:`~engine.store.RunStore`, or None (in memory). ``progress`` and
+    ``should_stop`` are passed to :meth:`~engine.runs.Orchestrator.run`.
     """
     lesson = _as_lesson(lesson)
     out = LessonOutcome(lesson)
     if lesson.page == "playground":
         out.trajectories = trajectories(lesson)
         return out
-    if train_fn is None:
-        from engine.train import train as train_fn
+    orch = _orchestrator(runs)
     jobs = _jobs(lesson)
-    done: dict[str, RunResult] = {}
-    if train_many_fn is not None:
-        missing: dict[str, tuple[str, RunConfig]] = {}
-        for label, _, cfg in jobs:
-            key = cfg.key()
-            if key not in missing and (store is None or store.get(key) is None):
-                missing[key] = (label, cfg)
-        if missing:
-            for (key, (label, _)), result in zip(
-                missing.items(), train_many_fn(list(missing.values())), strict=True
-            ):
-                out.trained += 1
-                if store is not None and result.status != "interrupted":
-                    store.put(result, label=store_label(lesson, label))
-                done[key] = result
-    for i, (label, _, cfg) in enumerate(jobs):
-        key = cfg.key()
-        result = done.get(key)
-        if result is None and store is not None:
-            result = store.get(key)
-        if result is None:
-            if progress is not None:
-                progress(label, i, len(jobs))
-            result = train_fn(cfg)
-            out.trained += 1
-            if store is not None and result.status != "interrupted":
-                store.put(result, label=store_label(lesson, label))
-        done[key] = result
-        out.replicates.setdefault(label, []).append(result)
+    before = orch.trained
+    results = orch.run(
+        [cfg for _, _, cfg in jobs], labels=[store_label(lesson, label) for label, _, _ in jobs],
+        progress=progress, should_stop=should_stop,
+    )
+    out.trained = orch.trained - before
+    for (label, _, _), result in zip(jobs, results, strict=True):
+        if result is not None:
+            out.replicates.setdefault(label, []).append(result)
     out.results = {label: rs[0] for label, rs in out.replicates.items()}
     if lesson.page == "modes":
         out.timing = timing_table(list(out.results.values()))
     return out
 
 
-def _one_blas_thread():
-    """A context limiting BLAS to one thread: the lessons' small networks train
-    several times faster that way, and parallel workers do not oversubscribe."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn depends on it
-        from contextlib import nullcontext
-
-        return nullcontext()
-    return threadpool_limits(limits=1)
-
-
-def _train_one(config: RunConfig) -> RunResult:
-    from engine.train import train
-
-    with _one_blas_thread():
-        return train(config)
-
-
 def warm(
-    store: RunStore | None = None,
+    runs: Orchestrator | RunStore | None = None,
     jobs: int = 1,
     lessons: Iterable[Lesson | str] | None = None,
 ) -> int:
-    """Train every lesson's runs that ``store`` lacks and put them in it.
+    """Train every lesson's runs that the store lacks and put them in it.
 
-    ``store`` defaults to the app's :class:`~engine.store.RunStore`;
-    ``lessons`` to all of them. With ``jobs > 1`` the runs are trained by a
-    joblib pool of that many workers (the store is written from this process
-    only). Returns the number of runs trained.
+    ``runs`` defaults to the app's :class:`~engine.store.RunStore`;
+    ``lessons`` to all of them. With ``jobs > 1`` the runs train in a pool of
+    that many worker processes. Each run is stored as it finishes (by this
+    process only), so an interrupted warm-up keeps what it finished. Returns
+    the number of runs trained.
     """
-    if store is None:
+    if runs is None:
         from engine.store import RunStore
 
-        store = RunStore()
+        runs = RunStore()
+    orch = _orchestrator(runs, jobs)
     chosen = [_as_lesson(x) for x in (LESSONS.values() if lessons is None else lessons)]
-    todo: dict[str, tuple[RunConfig, str]] = {}
+    configs, labels = [], []
     for lesson in chosen:
         for label, _, cfg in _jobs(lesson):
-            key = cfg.key()
-            if key not in todo and key not in store:
-                todo[key] = (cfg, store_label(lesson, label))
-    items = list(todo.values())
-    if not items:
-        return 0
-    if jobs > 1 and len(items) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(int(jobs), len(items)), return_as="generator")(
-            delayed(_train_one)(cfg) for cfg, _ in items)
-    else:  # runs sharing a lesson's batches train stacked
-        from engine.stacked import train_many
-
-        with _one_blas_thread():
-            results = train_many([cfg for cfg, _ in items])
-    for (_, label), result in zip(items, results, strict=True):
-        store.put(result, label=label)
-    return len(items)
+            configs.append(cfg)
+            labels.append(store_label(lesson, label))
+    before = orch.trained
+    orch.run(configs, labels=labels)
+    return orch.trained - before
 
 
 def warm_cli(args: Any) -> int:

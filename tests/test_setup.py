@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["engine", "ui", "pages", "streamlit_app.py", "bench", "tests"]
+SOURCES = ["engine", "ui", "app_pages", "streamlit_app.py", "bench", "tests"]
 SKIP_DIRS = {".venv", "__pycache__", "test-artifacts", "data"}
 
 # Listed but never imported: each one's reason, and where it is used (file, text found there).

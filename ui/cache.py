@@ -1,214 +1,145 @@
-"""The one training wrapper: a config is trained once, then read back.
+"""Every ``st.cache_*`` wrapper of the app, and its one way to get runs.
 
-``run(config)`` looks the run up by ``config.key()``: first in Streamlit's
-data cache (shared by every session of the server), then in the SQLite
-:class:`engine.store.RunStore`, which survives restarts; only a config that
-was never run calls ``engine.train``, with a progress bar updated every
-epoch. Sessions asking for the same new config at the same time wait for one
-training instead of each running it.
+Runs come from one :class:`engine.runs.Orchestrator` per run store, shared by
+every session of the server (``st.cache_resource``): it reads a bounded
+in-memory cache of decoded runs, then the SQLite store, and trains only a
+config that was never run, once however many sessions ask for it at the
+same time. :func:`run_many` draws one progress bar for the runs it trains.
 
 Changing a widget while a run is in progress makes Streamlit stop the script
 at the next progress update; the run is abandoned and nothing is stored.
 
-With ``OPTLAB_WARM_LESSONS=1`` the first page run of a server process starts
-:func:`engine.lessons.warm` in a background thread, so every lesson's runs are
-in the store before students open them (:func:`warm_lessons`).
+With ``OPTLAB_WARM_LESSONS=1`` the router starts :func:`engine.lessons.warm`
+in a background thread once per server process (:func:`warm_lessons`), so
+every lesson's runs are in the store before students open them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-import engine
+from engine import lessons as engine_lessons
 from engine import paths, surfaces
 from engine.config import RunConfig
+from engine.runs import Orchestrator
 
-# engine.train calls made by this process (tests read it)
-TRAIN_CALLS = 0
-
-_fresh: dict[str, Any] = {}  # results just trained, handed to the data cache
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
-
-
-class _NotStored(Exception):
-    """The run is not in the store (never cached: Streamlit does not cache exceptions)."""
+_log = logging.getLogger("optlab")
 
 
 @st.cache_resource(show_spinner=False)
-def get_store(path: str):
-    """One RunStore per store file, shared by all sessions."""
+def _orchestrator(store_path: str) -> Orchestrator:
+    from engine import executors
     from engine.store import RunStore
 
-    return RunStore(path)
+    return Orchestrator(RunStore(store_path), executors.from_environment())
+
+
+def orchestrator() -> Orchestrator:
+    """The server's orchestrator for the current run store."""
+    return _orchestrator(str(paths.store_path()))
 
 
 def store():
-    return get_store(str(paths.store_path()))
-
-
-# Bounded so a server on Community Cloud's ~1 GB stays small even when the
-# cached runs are large (a 100-256-256-10 run with Adam state is ~3 MB); older
-# runs are still one SQLite read away.
-@st.cache_data(max_entries=96, show_spinner=False)
-def _load(key: str, config_json: str, store_path: str):
-    """The stored result of ``key``; raises _NotStored for a run never made."""
-    result = _fresh.pop(key, None)
-    if result is None:
-        result = get_store(store_path).get(key)
-    if result is None:
-        raise _NotStored(key)
-    return result
+    """The current run store."""
+    return orchestrator().store
 
 
 def lookup(config: RunConfig):
     """The result of ``config`` if it was ever run, else None (never trains)."""
-    try:
-        return _load(config.key(), config.to_json(), str(paths.store_path()))
-    except _NotStored:
-        return None
-
-
-def _lock(key: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
+    return orchestrator().lookup(config)
 
 
 def run(config: RunConfig, label: str = "", label_store: str | None = None):
-    """The RunResult of ``config``: from the caches, or trained now with a progress bar."""
-    found = lookup(config)
-    if found is not None:
-        return found
-    key = config.key()
-    lock = _lock(key)
-    if not lock.acquire(blocking=False):
-        with st.spinner("Another session is training this exact configuration; waiting for it…"):
-            lock.acquire()
-    try:
-        found = lookup(config)
-        if found is not None:
-            return found
-        result = _train(config, label)
-        if result.status == "interrupted":
-            return result
-        try:
-            store().put(result, label=label_store)
-        except Exception as e:  # noqa: BLE001 - a read-only disk must not lose the result
-            st.toast(f"This run could not be saved to the run store: {e}")
-        _fresh[key] = result
-        return _load(key, config.to_json(), str(paths.store_path()))
-    finally:
-        lock.release()
+    """The RunResult of ``config``: read back, or trained now with a progress bar."""
+    return run_many([(config, label, label_store)])[0]
 
 
-def run_many(items: list[tuple[RunConfig, str, str | None]]) -> list:
-    """``run`` for many ``(config, label, label_store)`` at once, results in order.
+def run_many(items: Sequence[tuple[RunConfig, str, str | None]]) -> list:
+    """``run`` for many ``(config, progress label, store label)`` at once, results in order.
 
-    The configs never run before train together with :func:`engine.train_many`,
-    which stacks those that share a batch stream (every optimizer of one seed,
-    on a Compare page) into one computation, under one progress bar. A config
-    another session is training right now is waited for, as ``run`` does.
+    The missing runs train in one orchestrator call, stacked where they share
+    a batch stream, under one progress bar.
     """
-    results = [lookup(cfg) for cfg, _, _ in items]
-    missing: dict[str, int] = {}
-    for i, (cfg, _, _) in enumerate(items):
-        if results[i] is None:
-            missing.setdefault(cfg.key(), i)
-    held = []
-    if len(missing) > 1:
-        held = [(key, i) for key, i in missing.items() if _lock(key).acquire(blocking=False)]
-    try:
-        todo = [i for _, i in held if lookup(items[i][0]) is None]
-        for i, result in zip(todo, _train_many([items[i][0] for i in todo]), strict=True):
-            cfg, _, label_store = items[i]
-            if result.status == "interrupted":  # shown, never cached
-                results[i] = result
-                continue
-            try:
-                store().put(result, label=label_store)
-            except Exception as e:  # noqa: BLE001 - a read-only disk must not lose the result
-                st.toast(f"This run could not be saved to the run store: {e}")
-            _fresh[cfg.key()] = result
-    finally:
-        for key, _ in held:
-            _lock(key).release()
-    # the rest: trained above (read back through the caches), duplicates, or busy elsewhere
-    return [r if r is not None else run(cfg, label, label_store)
-            for r, (cfg, label, label_store) in zip(results, items, strict=True)]
+    orch = orchestrator()
+    configs = [cfg for cfg, _, _ in items]
+    if all(orch.lookup(c) is not None for c in configs):
+        return [orch.lookup(c) for c in configs]
+    titles = {cfg.key(): title for cfg, title, _ in items}
+    with progress_bar(titles) as progress:
+        results = orch.run(configs, labels=[label for _, _, label in items], progress=progress)
+    _store_notice(orch)
+    return results
 
 
-def _train_many(configs: list[RunConfig]) -> list:
-    global TRAIN_CALLS
-    if not configs:
-        return []
-    bar = st.progress(0.0, text=f"Training {len(configs)} runs together…")
-    fractions = [0.0] * len(configs)
+@contextlib.contextmanager
+def progress_bar(titles: dict[str, str]) -> Iterator[Any]:
+    """A progress bar for runs keyed by their config keys; yields the orchestrator's callback."""
+    n = len(titles)
+    bar = st.progress(0.0, text=f"Training {n} run{'s' if n != 1 else ''}…")
+    fractions = dict.fromkeys(titles, 0.0)
     last = [0.0]
 
-    def callback(i: int, p: dict[str, Any]) -> None:
-        fractions[i] = float(p["fraction"])
-        now = time.perf_counter()
-        if now - last[0] < 0.15:
-            return
-        last[0] = now
-        done = sum(fractions) / len(fractions)
-        bar.progress(min(max(done, 0.0), 1.0),
-                     text=f"Training {len(configs)} runs together · epoch {p['epoch']}/{p['epochs']} "
-                          f"· {p['time_s']:.1f} s")
-
-    TRAIN_CALLS += len(configs)
-    try:
-        return engine.train_many(configs, callback)  # looked up at call time: tests count calls
-    finally:
-        bar.empty()
-
-
-def _train(config: RunConfig, label: str):
-    global TRAIN_CALLS
-    bar = st.progress(0.0, text=f"{label}starting…")
-    last = [0.0]
-
-    def callback(p: dict[str, Any]) -> None:
+    def progress(key: str, p: dict[str, Any]) -> None:
+        fractions[key] = float(p["fraction"])
         now = time.perf_counter()
         if now - last[0] < 0.15 and p["fraction"] < 1:
             return
         last[0] = now
+        done = sum(fractions.values()) / max(len(fractions), 1)
         metric = p.get("val_acc", p.get("val_r2"))
-        extra = (
-            ""
-            if metric is None
-            else (f" · val acc {metric:.3f}" if "val_acc" in p else f" · val R² {metric:.3f}")
-        )
+        extra = "" if metric is None else (
+            f" · val acc {metric:.3f}" if "val_acc" in p else f" · val R² {metric:.3f}")
         bar.progress(
-            min(max(float(p["fraction"]), 0.0), 1.0),
-            text=(
-                f"{label}epoch {p['epoch']}/{p['epochs']} · train loss {p['train_loss']:.4g} · "
-                f"val loss {p['val_loss']:.4g}{extra} · {p['time_s']:.1f} s"
-            ),
+            min(max(done, 0.0), 1.0),
+            text=f"{titles.get(key, '')}epoch {p['epoch']}/{p['epochs']} · train loss "
+                 f"{p['train_loss']:.4g} · val loss {p['val_loss']:.4g}{extra} · {p['time_s']:.1f} s",
         )
 
-    TRAIN_CALLS += 1
     try:
-        return engine.train(config, callback)  # looked up at call time: tests count calls
+        yield progress
     finally:
         bar.empty()
 
 
-def clear() -> None:
-    """Forget cached results (the store keeps them)."""
-    _load.clear()
+def _store_notice(orch: Orchestrator) -> None:
+    if orch.store_error:
+        st.toast(orch.store_error)
+
+
+def lesson_outcome(lesson):
+    """A lesson's runs through the orchestrator (trained once per server), with a progress bar."""
+    titles = {
+        cfg.key(): f"{label} ({i + 1}) · "
+        for i, (label, _, cfg) in enumerate(engine_lessons.jobs(lesson))
+    } if lesson.page != "playground" else {}
+    orch = orchestrator()
+    missing = [k for k in titles if orch.lookup_key(k) is None]
+    if not missing:
+        return engine_lessons.run(lesson, orch)
+    with progress_bar({k: titles[k] for k in missing}) as progress:
+        out = engine_lessons.run(lesson, orch, progress=progress)
+    _store_notice(orch)
+    return out
+
+
+def forget(keys: Sequence[str]) -> None:
+    """Forget deleted runs in the memory cache (the store no longer has them)."""
+    orchestrator().forget(keys)
 
 
 # -- the lessons' warm-up ---------------------------------------------------------------
 WARM_ENV = "OPTLAB_WARM_LESSONS"
-_log = logging.getLogger("optlab.warm")
 
 
 def warm_enabled() -> bool:
@@ -227,14 +158,12 @@ def warm_lessons() -> threading.Thread | None:
 
 @st.cache_resource(show_spinner=False)
 def _warm_thread(store_path: str) -> threading.Thread:
-    from engine import lessons
-
-    target = get_store(store_path)
+    orch = _orchestrator(store_path)
 
     def work() -> None:
         t0 = time.perf_counter()
         try:
-            n = lessons.warm(target)
+            n = engine_lessons.warm(orch)
         except Exception:  # noqa: BLE001 - a failed warm-up leaves the app as it was
             _log.exception("warming the lessons failed")
             return
@@ -245,6 +174,7 @@ def _warm_thread(store_path: str) -> threading.Thread:
     return thread
 
 
+# -- surfaces and paths -----------------------------------------------------------------
 SURFACE_GRID = 120  # points per axis of a surface's contour grid
 
 
@@ -261,3 +191,35 @@ def surface_grid(surface: str) -> dict:
         xx, yy = np.meshgrid(xs, ys)
         return {"xs": xs, "ys": ys, "z": np.asarray(f_grid(xx, yy), float),
                 "f_min": spec.extra.get("f_min")}
+
+
+def path_frame(surface: str, trajectories: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Optimizer paths on a surface as one long table: label, step, x, (y), f."""
+    spec = surfaces.REGISTRY[surface]
+    frames = []
+    for label, traj in trajectories.items():
+        with np.errstate(all="ignore"):
+            f = np.asarray(spec.extra["f_grid"](*traj.T), float)
+        df = pd.DataFrame({"label": label, "step": np.arange(len(traj)), "x": traj[:, 0], "f": f})
+        if traj.shape[1] == 2:
+            df["y"] = traj[:, 1]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def trajectory(surface: str, optimizer: str, x0: tuple, steps: int, schedule: str,
+               schedule_json: str, params_json: str) -> np.ndarray:
+    """One optimizer's path on a surface (:func:`engine.minimize`), shared by all sessions."""
+    from engine.minimize import minimize
+
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(params_json).items()}
+    return minimize(surface, optimizer, list(x0), steps, schedule=schedule,
+                    schedule_params=json.loads(schedule_json), **params)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def lesson_paths(lesson_id: str) -> pd.DataFrame:
+    """A playground lesson's paths (shared by all sessions)."""
+    lesson = engine_lessons.get(lesson_id)
+    return path_frame(lesson.setup["surface"], engine_lessons.trajectories(lesson))

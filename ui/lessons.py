@@ -1,20 +1,11 @@
-"""Lessons in the app: the Lessons page, and lesson links on every page.
+"""The Lessons page: every lesson's slide, what to notice, the claim and the figure.
 
-Links
------
-``/lessons?lesson=<id>``
-    opens a lesson on the Lessons page: what to notice, the claim, the slide,
-    and the figure. Its runs go through the app's cache and run store, so a
-    lesson is trained once per server however many students open it.
-``/<page>?lesson=<id>`` (train — also ``/`` —, compare, modes, playground)
-    loads the lesson's settings into that page's controls and runs them. Where
-    the page shows one run of the lesson at a time (the contrasts of a Train
-    lesson; the paths of a Playground lesson that each have their own
-    learning-rate schedule) ``&run=<k>`` picks the k-th (1 = the first). A
-    lesson of another page is passed on to its own page.
-``&hide=a,b``
-    hides controls (:func:`ui.state.hidden`); on the Lessons page
-    ``hide=picker`` hides the list of lessons and the previous/next buttons.
+``/lessons?lesson=<id>`` opens a lesson: what to notice, the claim, the slide,
+and the figure. Its runs go through the server's run orchestrator
+(:func:`ui.cache.lesson_outcome`), so a lesson is trained once per server
+however many students open it. ``hide=picker`` hides the list of lessons
+and the previous/next buttons. Links that open a lesson on another page
+live in :mod:`ui.links`.
 """
 
 from __future__ import annotations
@@ -23,20 +14,17 @@ import math
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
-from engine import data, optim, schedules, surfaces
+from engine import data, surfaces
 from engine import lessons as engine_lessons
-from engine.config import RunConfig
 from engine.lessons import Lesson, LessonOutcome
-from ui import cache, charts, sidebar, state, summaries
-from ui.pages import ICONS, PAGES
+from ui import cache, charts, links, state, summaries
+from ui.pages import ICONS
 from ui.results import chart_with_download, guard
 
 PAGE = "lessons"
@@ -44,10 +32,6 @@ KEY = "lessons_lesson"  # the open lesson (query parameter ``lesson``)
 STEP_KEY = "lessons_step"  # the replay slider of a playground lesson
 BAD_LINK = "lessons_bad_link"  # this visit came with an unknown lesson id
 PICKER = "picker"  # ``hide=picker``: no list of lessons, no previous / next
-TITLES = {url: title for _, title, url in PAGES}
-FILES = {url: file for file, _, url in PAGES}
-_LINKS = "_lesson_links"  # page -> (lesson id, run label or None) a link loaded
-_AUTORUN = "_lesson_autorun"  # the page whose next run presses its own run button
 
 # what a lesson's claim is about, when not its validation loss or accuracy: the chart
 # beside the validation loss (lr, state, update_ratio), or the per-layer gradient norms
@@ -61,208 +45,6 @@ FOCUS = {
     "beyond-adam": "update_ratio",
 }
 
-
-def _quoted(raw: str) -> str:
-    """A user-supplied id, shown only when it looks like one."""
-    return f"`{raw}`" if re.fullmatch(r"[A-Za-z0-9_.#-]{1,60}", raw or "") else "in this link"
-
-
-# =============================================================================
-# links: a lesson as a page's query parameters
-
-
-def _entries(names: list[str]) -> list[str]:
-    """Entry names of the Compare and Playground pages: ``adam``, ``adam#2``, ..."""
-    out, seen = [], {}
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
-    return out
-
-
-def _own_schedules(lesson: Lesson) -> bool:
-    return lesson.page == "playground" and any("schedule" in r for r in lesson.setup["runs"])
-
-
-def run_labels(lesson: Lesson) -> list[str]:
-    """The runs a link opens one at a time (``&run=k``); [] when it opens the whole lesson."""
-    if lesson.page == "train":
-        return [label for label, _, _ in engine_lessons.jobs(lesson)]
-    if _own_schedules(lesson):
-        return [r["label"] for r in lesson.setup["runs"]]
-    return []
-
-
-def _optimizer_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Every hyperparameter of an optimizer (an inner optimizer's too), defaults filled in."""
-    spec = optim.REGISTRY[name]
-    out = spec.resolve(
-        {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}, "optimizer_params"
-    )
-    if "inner" in out:
-        inner = optim.REGISTRY[out["inner"]]
-        out["inner_params"] = inner.resolve(out.get("inner_params") or {}, "inner_params")
-    return out
-
-
-def _spec_query(prefix: str, spec, params: dict[str, Any], q: dict[str, str]) -> None:
-    sidebar.spec_query(prefix, params, spec, q)
-
-
-def page_query(lesson: Lesson, run: int = 0) -> dict[str, str]:
-    """The query parameters that make the lesson's page show it (its ``run``-th run
-    where the page shows one at a time, see :func:`run_labels`).
-
-    Every setting is written out, so the page's own defaults do not matter.
-    """
-    s = lesson.setup
-    if lesson.page == "playground":
-        chosen, schedule = s["runs"], s.get("schedule") or {}
-        if _own_schedules(lesson):
-            chosen = [s["runs"][run]]
-            schedule = chosen[0].get("schedule", schedule) or {}
-        surface = s["surface"]
-        q = {"surface": surface, "steps": str(int(s["steps"]))}
-        for i, v in enumerate(s.get("x0") or ()):
-            q[f"start.{surface}.{i}"] = state.dump(float(v))
-        names = _entries([r["optimizer"] for r in chosen])
-        q["optimizers"] = ",".join(names)
-        for name, r in zip(names, chosen, strict=True):
-            params = _optimizer_params(r["optimizer"], r.get("params", {}))
-            _spec_query(f"opt.{name}", optim.REGISTRY[r["optimizer"]], params, q)
-        if schedule:
-            sspec = schedules.REGISTRY[schedule["name"]]
-            q["path_schedule"] = schedule["name"]
-            params = sspec.resolve(schedule.get("params", {}), "schedule_params")
-            _spec_query(f"psched.{schedule['name']}", sspec, params, q)
-        return q
-    jobs = engine_lessons.jobs(lesson)
-    if lesson.page == "train":
-        return sidebar.config_query(jobs[run][2])
-    first = [cfg for _, k, cfg in jobs if k == 0]  # one config per label
-    q = sidebar.config_query(first[0])
-    if lesson.page == "modes":
-        for k in ("mode", "batch_size", "sampling"):
-            q.pop(k, None)
-        q["sizes"] = ",".join(str(b) for b in s["batch_sizes"])
-        return q
-    q = {k: v for k, v in q.items() if k != "optimizer" and not k.startswith("opt.")}
-    names = _entries([c.optimizer for c in first])
-    q["optimizers"] = ",".join(names)
-    for name, cfg in zip(names, first, strict=True):
-        _spec_query(f"opt.{name}", optim.REGISTRY[cfg.optimizer], dict(cfg.optimizer_params), q)
-    if int(s.get("seeds", 1)) > 1:
-        q["seeds"] = str(int(s["seeds"]))
-    return q
-
-
-def apply_link(page: str, arriving: bool = False) -> bool:
-    """Turn ``?lesson=<id>[&run=<k>]`` into ``page``'s own query parameters.
-
-    Called by :func:`ui.state.begin` before any control reads the URL. Returns
-    True when a lesson was loaded (the page then runs it once, see
-    :func:`autorun`).
-    """
-    ss = st.session_state
-    qp = st.query_params
-    if page not in engine_lessons.PAGES:
-        return False
-    if "lesson" not in qp:
-        if arriving and any(n not in state.RESERVED for n in qp):
-            ss.get(_LINKS, {}).pop(page, None)  # another link: not the lesson's settings
-        return False
-    raw, raw_run = qp.get("lesson", ""), qp.get("run")
-    keep = {k: qp.get(k) for k in state.RESERVED if k in qp}
-    for k in ("lesson", "run"):
-        if k in qp:
-            del qp[k]
-    lesson = engine_lessons.LESSONS.get(raw)
-    if lesson is None:
-        state.warn(
-            f"Unknown lesson {_quoted(raw)}; this page opens with its usual settings. "
-            "The Lessons page lists every lesson."
-        )
-        return False
-    if lesson.page != page:
-        st.switch_page(
-            FILES[lesson.page],
-            query_params={"lesson": lesson.id, **({"run": raw_run} if raw_run else {}), **keep},
-        )
-    labels = run_labels(lesson)
-    run = 0
-    if raw_run is not None and labels:
-        try:
-            run = state.parse_int(raw_run, 1, len(labels)) - 1
-        except ValueError:
-            state.warn(
-                f"URL parameter `run={raw_run[:20]}` was ignored (this lesson has runs 1 to "
-                f"{len(labels)}); showing run 1."
-            )
-    qp.from_dict({**keep, **page_query(lesson, run)})
-    ss.setdefault(_LINKS, {})[page] = (lesson.id, labels[run] if labels else None)
-    if page != "playground":  # the Playground draws its paths anyway
-        ss[_AUTORUN] = page
-    return True
-
-
-def autorun(page: str) -> bool:
-    """True once after a lesson link loaded its settings into ``page``: run them."""
-    ss = st.session_state
-    if ss.get(_AUTORUN) == page:
-        del ss[_AUTORUN]
-        return True
-    return False
-
-
-def notice(page: str) -> None:
-    """On a page a lesson link opened: which lesson, its claim, and the way back."""
-    link = st.session_state.get(_LINKS, {}).get(page)
-    lesson = engine_lessons.LESSONS.get(link[0]) if link else None
-    if lesson is None:
-        return
-    run = f" — run “{link[1]}”" if link[1] else ""
-    with state.notices():
-        st.info(
-            f"**Lesson: {lesson.title}**{run}. {lesson.claim} Change any setting to explore "
-            "further.",
-            icon=":material/school:",
-        )
-        page_link(PAGE, "Back to the lesson", {"lesson": lesson.id}, ":material/arrow_back:")
-
-
-def page_link(
-    page: str, label: str, query: dict[str, str], icon: str, help: str | None = None
-) -> None:
-    """A link to one of the app's pages with these query parameters.
-
-    A page script run on its own (without the router, as in some tests) has no
-    other pages to link to; it gets a plain link to the same address.
-    """
-    try:
-        st.page_link(FILES[page], label=label, query_params=query, icon=icon, help=help)
-    except StreamlitPageNotFoundError:
-        path = "" if page == "train" else page  # the router serves Train, its default, at /
-        st.markdown(f"[{label}](/{path}?{urlencode(query)})")
-
-
-def open_links(lesson: Lesson) -> None:
-    """"Open in <page>": one link, or one per run where the page shows one run at a time."""
-    title = TITLES[lesson.page]
-    labels = run_labels(lesson)
-    targets = (
-        [(f"Open “{label}” in {title}", {"lesson": lesson.id, "run": str(i + 1)})
-         for i, label in enumerate(labels)]
-        if labels
-        else [(f"Open in {title}", {"lesson": lesson.id})]
-    )
-    cols = st.columns(min(len(targets), 4))
-    for i, (label, query) in enumerate(targets):
-        with cols[i % len(cols)]:
-            page_link(
-                lesson.page, label, query, ICONS[lesson.page],
-                help=f"The {title} page with this lesson's settings loaded, to change them "
-                "and see what happens.",
-            )
 
 
 # =============================================================================
@@ -289,7 +71,7 @@ def current() -> tuple[Lesson, bool]:
         raw = st.query_params.get("lesson")
         ss[BAD_LINK] = raw is not None and raw not in engine_lessons.LESSONS
         if ss[BAD_LINK]:
-            state.warn(f"Unknown lesson {_quoted(raw)}; showing the list of lessons.")
+            state.warn(f"Unknown lesson {links.quoted(raw)}; showing the list of lessons.")
         ss[KEY] = raw if raw in engine_lessons.LESSONS else first.id
     lesson = engine_lessons.LESSONS[ss[KEY]]
     state.remember(KEY, lesson.id, None)
@@ -331,14 +113,14 @@ def _share(lesson: Lesson) -> None:
     here = (st.context.url or "").rstrip("/")
     root = here.removesuffix("/lessons") if here.endswith("/lessons") else here
     on_page = f"{root}/{'' if lesson.page == 'train' else lesson.page}?lesson={lesson.id}"
-    if run_labels(lesson):
+    if links.run_labels(lesson):
         on_page += "&run=1"
     with st.popover("Share", icon=":material/share:"):
         st.caption("This lesson:")
         st.code(f"{root}/lessons?lesson={lesson.id}", language=None)
         st.caption("For a class, without the list of lessons:")
         st.code(f"{root}/lessons?lesson={lesson.id}&hide={PICKER}", language=None)
-        st.caption(f"On the {TITLES[lesson.page]} page, to explore:")
+        st.caption(f"On the {links.TITLES[lesson.page]} page, to explore:")
         st.code(on_page, language=None)
         st.caption(
             "Add `&hide=` and control names to lock what students may change, e.g. "
@@ -382,7 +164,7 @@ def show(lesson: Lesson) -> None:
                    "shows it.")
     c1, c2 = st.columns([5, 1], vertical_alignment="center")
     with c1:
-        open_links(lesson)
+        links.open_links(lesson)
     with c2, st.container(horizontal_alignment="right"):
         _share(lesson)
     with guard("The lesson"):
@@ -396,62 +178,16 @@ def show(lesson: Lesson) -> None:
         _neighbours(lesson)
 
 
-# =============================================================================
-# running a lesson through the app's cache
-
-
-class _AppStore:
-    """What :func:`engine.lessons.run` reads and fills: the app's store, through the data cache.
-
-    ``get`` is :func:`ui.cache.lookup`; ``put`` does nothing because the runs are
-    trained by :func:`ui.cache.run_many`, which stores them itself.
-    """
-
-    def __init__(self, configs: list[RunConfig]) -> None:
-        self.configs = {c.key(): c for c in configs}
-
-    def get(self, key: str):
-        cfg = self.configs.get(key)
-        return None if cfg is None else cache.lookup(cfg)
-
-    def put(self, result, label: str | None = None) -> None:
-        pass
-
-
 def outcome(lesson: Lesson) -> LessonOutcome:
     """The lesson's runs: read back when anyone trained them before, else trained now
     (all the missing ones in one call, stacked where they share batches)."""
-
-    def train_many(jobs: list[tuple[str, RunConfig]]):
-        return cache.run_many([
-            (cfg, f"{label} ({i + 1}/{len(jobs)}) · ", engine_lessons.store_label(lesson, label))
-            for i, (label, cfg) in enumerate(jobs)
-        ])
-
-    return engine_lessons.run(
-        lesson, store=_AppStore(engine_lessons.configs(lesson)), train_many_fn=train_many
-    )
+    return cache.lesson_outcome(lesson)
 
 
 # =============================================================================
 # the figures
 
 
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _paths(lesson_id: str) -> pd.DataFrame:
-    lesson = engine_lessons.get(lesson_id)
-    spec = surfaces.REGISTRY[lesson.setup["surface"]]
-    frames = []
-    for label, traj in engine_lessons.trajectories(lesson).items():
-        with np.errstate(all="ignore"):
-            f = np.asarray(spec.extra["f_grid"](*traj.T), float)
-        df = pd.DataFrame({"label": label, "step": np.arange(len(traj)), "x": traj[:, 0], "f": f})
-        if traj.shape[1] == 2:
-            df["y"] = traj[:, 1]
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
 
 
 def _path_notes(paths: pd.DataFrame, bounds) -> list[str]:
@@ -478,7 +214,7 @@ def _playground(lesson: Lesson) -> None:
     s = lesson.setup
     spec = surfaces.REGISTRY[s["surface"]]
     steps = int(s["steps"])
-    paths = _paths(lesson.id)
+    paths = cache.lesson_paths(lesson.id)
     step = state.bind(
         st.slider,
         STEP_KEY,

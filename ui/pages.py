@@ -1,4 +1,4 @@
-"""The app's pages, shared by the router and the tests."""
+"""The app's pages, shared by the router, the lesson links and the tests."""
 
 from __future__ import annotations
 
@@ -8,13 +8,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (file relative to the project root, title, url_path)
 PAGES: list[tuple[str, str, str]] = [
-    ("pages/train.py", "Train", "train"),
-    ("pages/compare.py", "Compare optimizers", "compare"),
-    ("pages/modes.py", "Modes & batch size", "modes"),
-    ("pages/playground.py", "Playground", "playground"),
-    ("pages/runs.py", "Runs", "runs"),
-    ("pages/lessons.py", "Lessons", "lessons"),
+    ("app_pages/train.py", "Train", "train"),
+    ("app_pages/compare.py", "Compare optimizers", "compare"),
+    ("app_pages/modes.py", "Modes & batch size", "modes"),
+    ("app_pages/playground.py", "Playground", "playground"),
+    ("app_pages/runs.py", "Runs", "runs"),
+    ("app_pages/lessons.py", "Lessons", "lessons"),
 ]
+
+# the sidebar groups of config fields each training page draws (ui.sidebar.render); the
+# Compare page picks its optimizers itself, the Modes page its batch sizes
+SIDEBAR_GROUPS = {
+    "train": ("data", "model", "optimizer", "mode", "budget", "advanced"),
+    "compare": ("data", "model", "mode", "budget", "advanced"),
+    "modes": ("data", "model", "optimizer", "budget", "advanced"),
+}
 
 ICONS = {
     "train": ":material/model_training:",
@@ -29,29 +37,3 @@ ICONS = {
 def available() -> list[tuple[str, str, str]]:
     """The pages whose file exists (a page still being written is left out)."""
     return [p for p in PAGES if (ROOT / p[0]).is_file()]
-
-
-def use_router() -> None:
-    """Make a page reached by a deep link run under the router.
-
-    Streamlit treats a ``pages/`` folder beside the entrypoint as its legacy
-    multipage mechanism until a session has run ``st.navigation``. On a
-    freshly started server the first visitor of ``/compare?...`` would get the
-    page without the router (no page titles, no wide layout). Switching the
-    legacy mode off and rerunning runs the entrypoint, which routes to the
-    same URL path. One rerun per session at most, so no click is lost.
-
-    It also starts the lessons' warm-up when ``OPTLAB_WARM_LESSONS`` asks for
-    it (:func:`ui.cache.warm_lessons`, once per server process).
-    """
-    import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
-
-    from ui import cache
-
-    cache.warm_lessons()  # OPTLAB_WARM_LESSONS=1: once per server process, in the background
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if not st.session_state.get("_routed"):
-            st.session_state["_routed"] = True
-            st.rerun()

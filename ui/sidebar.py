@@ -1,45 +1,58 @@
-"""The shared sidebar: data, model, optimizer, training mode and budget.
+"""The shared sidebar, drawn from the config fields' declarations.
 
-Each function draws one group of controls with keys ``<page>_<name>`` and
-returns the matching :class:`engine.RunConfig` fields. Pages assemble the
-fields into a config and show any ``ValueError`` it raises.
+Every :class:`engine.config.RunConfig` field is declared once, with its spec
+(:data:`engine.config.FIELDS`): kind, default, range or choices, URL name,
+sidebar group and help. :func:`render` draws the chosen groups of fields in
+declaration order, one widget per field (keys ``<page>_<url name>``), bound
+to the URL; :func:`config_query` writes a config back as those URL
+parameters. Adding a config field adds its widget, URL parameter and
+``&hide=`` group here with no change to this module.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from engine import data, nn, optim, schedules
+from engine import data, optim
+from engine.config import FIELD, FIELDS, RunConfig
+from engine.spec import Hyper
 from ui import state
-from ui.widgets import choose, clamp, hidden_name, spec_params
-from ui.widgets import hyper_parser as widgets_parser
+from ui.widgets import choose, fmt, hyper_parser, hyper_widget, spec_params
 
-MODE_TITLES = {
-    "batch": "Full batch",
-    "sgd": "One sample per update",
-    "minibatch": "Mini-batch",
+GROUP_TITLES = {
+    "data": "Data",
+    "model": "Model",
+    "optimizer": "Optimizer",
+    "mode": "Mode",
+    "budget": "Budget",
+    "advanced": "Schedule, stopping and clipping",
 }
-MODE_HELP = (
-    "How many training samples each update sees. Full batch: the whole training split "
-    "(one update per epoch). One sample per update: batch size 1 (many noisy updates). "
-    "Mini-batch: a batch of the size below. This is independent of the optimizer."
-)
-SAMPLING_TITLES = {
-    "shuffle": "Shuffle every epoch",
-    "replacement": "Draw with replacement",
-}
-MAX_EPOCHS = 500
+ALL_GROUPS = tuple(GROUP_TITLES)
+IN_EXPANDER = {"advanced"}
 ERRORS = "_errors"  # problems a widget found (keys starting with it), reported by make_config
 
+# Learning rates at which each optimizer learns the pages' default tasks (digits, moons)
+# within their default epochs; the registry keeps torch's defaults. Pages that start from
+# these say so under the optimizer.
+STARTING_LR = {
+    "sgd": 0.05, "gd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "nadam": 0.002,
+    "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001,
+}
 
-def make_config(fields: Mapping[str, Any], **changes: Any):
+
+def starting_params(optimizer: str) -> dict[str, Any]:
+    """The hyperparameters a page starts ``optimizer`` from: its defaults, at a working lr."""
+    lr = STARTING_LR.get(optimizer)
+    return {} if lr is None else {"lr": lr}
+
+
+def make_config(fields: Mapping[str, Any], **changes: Any) -> RunConfig:
     """The RunConfig of sidebar fields; a ValueError names the field at fault."""
-    from engine.config import RunConfig
-
     fields = {**fields, **changes}
     errors = [e for k in [k for k in fields if k.startswith(ERRORS)] for e in fields.pop(k)]
     if errors:
@@ -47,19 +60,9 @@ def make_config(fields: Mapping[str, Any], **changes: Any):
     return RunConfig(**fields)
 
 
-def _defaults(defaults: Mapping[str, Any] | None) -> dict[str, Any]:
-    """RunConfig's defaults, overridden by a page's own."""
-    import dataclasses
-
-    from engine.config import RunConfig
-
-    base = {
-        f.name: f.default
-        for f in dataclasses.fields(RunConfig)
-        if f.default is not dataclasses.MISSING
-    }
-    base.update(defaults or {})
-    return base
+def defaults(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every field's declared default, overridden by a page's own starting point."""
+    return {**{h.name: h.default for h in FIELDS}, **(overrides or {})}
 
 
 @contextlib.contextmanager
@@ -82,62 +85,142 @@ def section(title: str, expander: bool = False) -> Iterator[None]:
             slot.subheader(title)
 
 
-# -- hidden layers as text ----------------------------------------------------
-def parse_hidden(raw: str) -> tuple[int, ...]:
-    """``"64, 32"`` -> ``(64, 32)``; empty -> ``()`` (a linear model)."""
-    parts = [p.strip() for p in raw.replace(";", ",").split(",") if p.strip()]
+# -- the sidebar ----------------------------------------------------------------------
+def render(
+    page: str,
+    groups: Sequence[str] = ALL_GROUPS,
+    start: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Draw the fields of ``groups`` in the sidebar; return their values by field name.
+
+    ``start`` is the page's starting point (field values that differ from the
+    declared defaults). Fields of other groups keep their starting values.
+    """
+    values = defaults(start)
+    first = dict(values)
+    with st.sidebar:
+        for group in groups:
+            fields = [h for h in FIELDS if h.group == group]
+            with section(GROUP_TITLES[group], expander=group in IN_EXPANDER):
+                _draw_group(page, fields, values, first)
+    return values
+
+
+def _draw_group(page: str, fields: list[Hyper], values: dict[str, Any], first: dict[str, Any]) -> None:
+    pending: list[Hyper] = []  # short number fields, drawn two per row
+
+    def flush() -> None:
+        if not pending:
+            return
+        cols = st.columns(2) if len(pending) > 1 else [st.container()]
+        for i, h in enumerate(pending):
+            with cols[i % len(cols)]:
+                values[h.name] = field_widget(page, h, values, first)
+        pending.clear()
+
+    for h in fields:
+        if not h.matters(values):
+            continue
+        if h.kind in ("int", "float") and not h.log:
+            pending.append(h)
+            if len(pending) == 2:
+                flush()
+            continue
+        flush()
+        values[h.name] = field_widget(page, h, values, first)
+    flush()
+
+
+def field_widget(page: str, h: Hyper, values: dict[str, Any], first: Mapping[str, Any]) -> Any:
+    """One config field's widget (key ``<page>_<url name>``); returns its value.
+
+    ``first`` is the page's starting point: a ``params`` field starts from it
+    while its entry is the starting one (Adam at the page's learning rate).
+    """
+    key = f"{page}_{h.query}"
+    default = values[h.name]
+    if h.kind == "entry":
+        return choose(h.registry, key, h.title, default, help=h.help)
+    if h.kind == "params":
+        entry = values[h.of]
+        if h.of == "dataset" and entry == "csv":
+            return _csv_upload(page, values)
+        spec = FIELD[h.of].registry[entry]
+        start = dict(first[h.name]) if entry == first[h.of] else {}
+        if h.of == "optimizer":
+            start = {**starting_params(entry), **start}
+            _start_note(entry, start)
+        return spec_params(spec, f"{key}.{entry}", start)
+    if h.kind == "widths":
+        return _widths(key, h, default, values)
+    if h.name == "mode":
+        return _mode(key, h, default, values)
+    if h.name == "batch_size":
+        hi = n_train(values) or 100_000
+        return hyper_widget(dataclasses.replace(h, high=hi), key, min(int(default), hi))
+    return hyper_widget(h, key, default)
+
+
+def _start_note(optimizer: str, start: Mapping[str, Any]) -> None:
+    """Say visibly where a page's starting point differs from the registry's defaults."""
+    spec = optim.REGISTRY[optimizer]
+    changed = [
+        f"{name} {fmt(v)} (default {fmt(spec.hyper(name).default)})"
+        for name, v in start.items()
+        if name in spec.defaults() and v != spec.hyper(name).default
+    ]
+    if changed and not state.hidden("opt"):
+        st.caption("This page starts it at " + ", ".join(changed) + ".")
+
+
+def _widths(key: str, h: Hyper, default: tuple[int, ...], values: dict[str, Any]) -> tuple[int, ...]:
+    parse = hyper_parser(h)
+    text = state.bind(
+        st.text_input, key, widths_text(default), lambda raw: widths_text(parse(raw)), h.title,
+        help=h.help,
+    )
     try:
-        widths = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(
-            "hidden: write whole-number widths separated by commas, e.g. 64, 32"
-        ) from None
-    if any(w < 1 or w > 4096 for w in widths) or len(widths) > 16:
-        raise ValueError("hidden: at most 16 layers, each 1 to 4096 units wide")
-    return widths
+        return parse(text)
+    except ValueError as e:
+        values[f"{ERRORS}_{h.name}"] = [str(e)]
+        return tuple(default)
 
 
-def hidden_text(widths: tuple[int, ...]) -> str:
+def widths_text(widths: Sequence[int]) -> str:
     return ", ".join(str(w) for w in widths)
 
 
-# -- groups ------------------------------------------------------------------
-def data_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Dataset, its hyperparameters, and an optional CSV upload."""
-    d = _defaults(defaults)
-    with section("Data"):
-        name = choose(
-            data.REGISTRY, f"{page}_dataset", "Dataset", d["dataset"], help="The learning task."
-        )
-        spec = data.REGISTRY[name]
-        if name == "csv":
-            return {"dataset": name, **_csv_upload(page, spec)}
-        params = spec_params(spec, f"{page}_data.{name}", d.get("dataset_params"))
-    return {"dataset": name, "dataset_params": params}
+def _mode(key: str, h: Hyper, default: str, values: dict[str, Any]) -> str:
+    optimizer = values.get("optimizer")
+    spec = optim.REGISTRY[optimizer] if optimizer in optim.REGISTRY else None
+    if spec is not None and spec.extra.get("full_batch_only"):
+        if not state.hidden(h.query):
+            state.mark_drawn()
+            st.caption(
+                f"{spec.title} needs the whole training set for every step, so the mode is "
+                "**Full batch**."
+            )
+        return "batch"
+    return hyper_widget(h, key, default)
 
 
-def _csv_upload(page: str, spec) -> dict[str, Any]:
+def _csv_upload(page: str, values: dict[str, Any]) -> dict[str, Any]:
     """Upload a CSV; the engine checks it, stores it and returns the dataset's params.
 
     The params (the file's hash, target, rows, task) go to the URL like any
     other control, so a shared link reopens the same uploaded table.
     """
+    spec = data.REGISTRY["csv"]
     keys = {h.name: f"{page}_data.csv.{h.name}" for h in spec.hypers}
     ss = st.session_state
-    params = {
-        h.name: state.initial(keys[h.name], h.default, widgets_parser(h)) for h in spec.hypers
-    }
+    params = {h.name: state.initial(keys[h.name], h.default, hyper_parser(h)) for h in spec.hypers}
     state.mark_drawn()
     file = st.file_uploader(
-        "CSV file",
-        type=["csv"],
-        key=f"{page}_csv_file",
+        "CSV file", type=["csv"], key=f"{page}_csv_file",
         help="Numeric feature columns and one target column (at most 5 MB).",
     )
     target = st.text_input(
-        "Target column",
-        key=f"{page}_csv_target",
-        help="The column to predict; empty: the last column.",
+        "Target column", key=f"{page}_csv_target", help="The column to predict; empty: the last column."
     )
     tasks = list(spec.hyper("task").choices)
     task = st.selectbox("Task", tasks, key=f"{page}_csv_task", help=spec.hyper("task").help)
@@ -160,310 +243,15 @@ def _csv_upload(page: str, spec) -> dict[str, Any]:
     if error:
         st.error(error, icon=":material/error:")
     elif params.get("sha256"):
-        st.caption(f"{params['n_rows']} rows; target column **{params['target']}**.")
+        st.caption(f"{params['n_rows']} rows; target column: {params['target']}.")
     else:
         st.info("Upload a CSV file to train on it.", icon=":material/upload:")
         error = "dataset: upload a CSV file first (sidebar → Data)"
     for h in spec.hypers:
         ss[keys[h.name]] = params[h.name]  # kept for the next rerun, like a widget's value
         state.remember(keys[h.name], params[h.name], h.default)
-    return {"dataset_params": dict(params), f"{ERRORS}_data": [error] if error else []}
-
-
-def model_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Hidden layers, activation, initializer (+ its hyperparameters), batch norm."""
-    d = _defaults(defaults)
-    with section("Model"):
-        return _model_controls(page, d)
-
-
-def _model_controls(page: str, d: Mapping[str, Any]) -> dict[str, Any]:
-    text = state.bind(
-        st.text_input,
-        f"{page}_hidden",
-        hidden_text(d["hidden"]),
-        lambda raw: hidden_text(parse_hidden(raw)),
-        "Hidden layers",
-        help="Widths of the hidden layers, comma-separated (e.g. 64, 32). "
-        "Empty: no hidden layer (logistic, softmax or linear regression).",
-    )
-    errors: list[str] = []
-    try:
-        hidden = parse_hidden(text)
-    except ValueError as e:
-        errors.append(str(e))
-        hidden = tuple(d["hidden"])
-    activation = choose(nn.ACTIVATIONS, f"{page}_activation", "Activation", d["activation"])
-    initializer = choose(nn.INITIALIZERS, f"{page}_init", "Initializer", d["initializer"])
-    init_params = spec_params(nn.INITIALIZERS[initializer], f"{page}_init.{initializer}")
-    batchnorm = state.bind(
-        st.toggle,
-        f"{page}_batchnorm",
-        bool(d["batchnorm"]),
-        state.parse_bool,
-        "Batch normalisation",
-        help="Normalise each hidden layer's pre-activations over the batch.",
-    )
-    return {
-        "hidden": hidden,
-        "activation": activation,
-        "initializer": initializer,
-        "init_params": init_params,
-        "batchnorm": batchnorm,
-        f"{ERRORS}_model": errors,
-    }
-
-
-def optimizer_section(
-    page: str, default: str = "adam", overrides: Mapping[str, Any] | None = None
-) -> tuple[str, dict[str, Any]]:
-    """One optimizer and its hyperparameters."""
-    with section("Optimizer"):
-        name = choose(
-            optim.REGISTRY,
-            f"{page}_optimizer",
-            "Optimizer",
-            default,
-            help="The update rule. Its hyperparameters follow.",
-        )
-        params = spec_params(
-            optim.REGISTRY[name], f"{page}_opt.{name}", (overrides or {}).get(name)
-        )
-    return name, params
-
-
-def training_sidebar(
-    page: str,
-    n_train: int | None,
-    optimizer: str | None = None,
-    defaults: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Mode (full batch, one sample per update, mini-batch), batch size and sampling."""
-    d = _defaults(defaults)
-    with section("Mode"):
-        return _mode_controls(page, n_train, optimizer, d)
-
-
-def _mode_controls(
-    page: str, n_train: int | None, optimizer: str | None, d: Mapping[str, Any]
-) -> dict[str, Any]:
-    full_only = bool(optimizer and optim.REGISTRY[optimizer].extra.get("full_batch_only"))
-    if full_only:
-        mode = "batch"
-        if not state.hidden("mode"):
-            state.mark_drawn()
-            st.caption(
-                f"{optim.REGISTRY[optimizer].title} needs the whole training set for every "
-                "step, so the mode is **Full batch**."
-            )
-    else:
-        modes = list(MODE_TITLES)
-        mode = state.bind(
-            st.radio,
-            f"{page}_mode",
-            d["mode"],
-            lambda raw: state.parse_choice(raw, modes),
-            "Mode",
-            modes,
-            format_func=MODE_TITLES.get,
-            help=MODE_HELP,
-        )
-    out = {"mode": mode, "batch_size": d["batch_size"], "sampling": d["sampling"]}
-    if mode == "minibatch":
-        hi = n_train or 100_000
-        out["batch_size"] = state.bind(
-            st.number_input,
-            f"{page}_batch_size",
-            min(int(d["batch_size"]), hi),
-            lambda raw: state.parse_int(raw, 1, hi),
-            "Batch size",
-            min_value=1,
-            max_value=hi,
-            step=1,
-            fix=clamp(1, hi),
-            help=f"Samples per update, at most the training split ({hi} samples).",
-        )
-    if mode != "batch":
-        samplings = list(SAMPLING_TITLES)
-        out["sampling"] = state.bind(
-            st.radio,
-            f"{page}_sampling",
-            d["sampling"],
-            lambda raw: state.parse_choice(raw, samplings),
-            "Sampling",
-            samplings,
-            format_func=SAMPLING_TITLES.get,
-            horizontal=True,
-            help="Shuffle: every sample once per epoch. With replacement: each batch is drawn "
-            "independently, as in the textbook definition of SGD.",
-        )
-    if mode == "sgd":
-        out["batch_size"] = 1
-    return out
-
-
-def budget_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Epochs and seed (the precision sits with the advanced settings)."""
-    d = _defaults(defaults)
-    with section("Budget"):
-        return _budget_controls(page, d)
-
-
-def _budget_controls(page: str, d: Mapping[str, Any]) -> dict[str, Any]:
-    c1, c2 = st.columns(2)
-    with c1:
-        epochs = state.bind(
-            st.number_input,
-            f"{page}_epochs",
-            int(d["epochs"]),
-            lambda raw: state.parse_int(raw, 1, MAX_EPOCHS),
-            "Epochs",
-            min_value=1,
-            max_value=MAX_EPOCHS,
-            step=1,
-            fix=clamp(1, MAX_EPOCHS),
-            help="Passes over the training split.",
-        )
-    with c2:
-        seed = state.bind(
-            st.number_input,
-            f"{page}_seed",
-            int(d["seed"]),
-            lambda raw: state.parse_int(raw, 0, 2**32 - 1),
-            "Seed",
-            min_value=0,
-            max_value=2**32 - 1,
-            step=1,
-            help="Fixes the split, the initial weights and the batch order.",
-        )
-    return {"epochs": int(epochs), "seed": int(seed)}
-
-
-def schedule_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    d = _defaults(defaults)
-    name = choose(
-        schedules.REGISTRY,
-        f"{page}_schedule",
-        "Learning-rate schedule",
-        d["schedule"],
-        help="How the learning rate changes with the update index.",
-    )
-    params = spec_params(schedules.REGISTRY[name], f"{page}_sched.{name}")
-    return {"schedule": name, "schedule_params": params}
-
-
-def stopping_section(page: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Early stopping, gradient clipping and precision."""
-    d = _defaults(defaults)
-    out: dict[str, Any] = {}
-    out["early_stopping"] = state.bind(
-        st.toggle,
-        f"{page}_early_stopping",
-        bool(d["early_stopping"]),
-        state.parse_bool,
-        "Early stopping",
-        help="Stop when the monitored quantity stops improving.",
-    )
-    if out["early_stopping"]:
-        monitors = ["val_loss", "val_metric"]
-        out["monitor"] = state.bind(
-            st.selectbox,
-            f"{page}_monitor",
-            d["monitor"],
-            lambda raw: state.parse_choice(raw, monitors),
-            "Monitor",
-            monitors,
-            format_func={
-                "val_loss": "validation loss",
-                "val_metric": "validation accuracy / R²",
-            }.get,
-        )
-        out["patience"] = state.bind(
-            st.number_input,
-            f"{page}_patience",
-            int(d["patience"]),
-            lambda raw: state.parse_int(raw, 1, 10_000),
-            "Patience (epochs)",
-            min_value=1,
-            max_value=10_000,
-            step=1,
-            help="Epochs without improvement before stopping.",
-        )
-        out["min_delta"] = state.bind(
-            st.number_input,
-            f"{page}_min_delta",
-            float(d["min_delta"]),
-            lambda raw: state.parse_float(raw, 0.0, 1e6),
-            "Minimum improvement",
-            min_value=0.0,
-            format="%g",
-            help="A change smaller than this does not count as an improvement.",
-        )
-        out["restore_best"] = state.bind(
-            st.toggle,
-            f"{page}_restore_best",
-            bool(d["restore_best"]),
-            state.parse_bool,
-            "Restore the best weights",
-            help="Keep the parameters of the best epoch.",
-        )
-    c1, c2 = st.columns(2)
-    with c1:
-        out["clip_norm"] = state.bind(
-            st.number_input,
-            f"{page}_clip_norm",
-            float(d["clip_norm"]),
-            lambda raw: state.parse_float(raw, 0.0, 1e6),
-            "Clip norm",
-            min_value=0.0,
-            format="%g",
-            help="Rescale the gradient when its norm exceeds this; 0 turns it off.",
-        )
-    with c2:
-        out["clip_value"] = state.bind(
-            st.number_input,
-            f"{page}_clip_value",
-            float(d["clip_value"]),
-            lambda raw: state.parse_float(raw, 0.0, 1e6),
-            "Clip value",
-            min_value=0.0,
-            format="%g",
-            help="Clip every gradient entry to ±this; 0 turns it off.",
-        )
-    dtypes = ["float64", "float32"]
-    out["dtype"] = state.bind(
-        st.selectbox,
-        f"{page}_dtype",
-        d["dtype"],
-        lambda raw: state.parse_choice(raw, dtypes),
-        "Precision",
-        dtypes,
-        help="Floating-point type of the parameters and data.",
-    )
-    return out
-
-
-def model_and_data_sidebar(
-    page: str,
-    defaults: Mapping[str, Any] | None = None,
-    after_model: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Data, model, budget, schedule, stopping and clipping, in the sidebar.
-
-    ``after_model(fields)`` draws a page's own group (the optimizer, the
-    mode) right after the model and returns more fields.
-    """
-    fields: dict[str, Any] = {}
-    with st.sidebar:
-        fields.update(data_section(page, defaults))
-        fields.update(model_section(page, defaults))
-        if after_model is not None:
-            fields.update(after_model(fields))
-        fields.update(budget_section(page, defaults))
-        with section("Schedule, stopping and clipping", expander=True):
-            fields.update(schedule_section(page, defaults))
-            fields.update(stopping_section(page, defaults))
-    return fields
+    values[f"{ERRORS}_data"] = [error] if error else []
+    return dict(params)
 
 
 def n_train(fields: Mapping[str, Any]) -> int | None:
@@ -482,39 +270,7 @@ def n_train(fields: Mapping[str, Any]) -> int | None:
         return None
 
 
-def is_hidden(key: str) -> bool:
-    return hidden_name(key)
-
-
-# -- a config as the Train page's URL ----------------------------------------------
-UI_FIELDS = {
-    "dataset",
-    "dataset_params",
-    "hidden",
-    "activation",
-    "initializer",
-    "init_params",
-    "batchnorm",
-    "optimizer",
-    "optimizer_params",
-    "mode",
-    "batch_size",
-    "sampling",
-    "epochs",
-    "seed",
-    "schedule",
-    "schedule_params",
-    "early_stopping",
-    "monitor",
-    "patience",
-    "min_delta",
-    "restore_best",
-    "clip_norm",
-    "clip_value",
-    "dtype",
-}
-
-
+# -- a config as URL parameters ---------------------------------------------------------
 def spec_query(prefix: str, params: Mapping[str, Any], spec, out: dict[str, str]) -> None:
     """Add the query parameters ``<prefix>.<hyper>`` of a spec's ``params`` to ``out``."""
     for h in spec.hypers:
@@ -528,48 +284,22 @@ def spec_query(prefix: str, params: Mapping[str, Any], spec, out: dict[str, str]
             out[f"{prefix}.{h.name}"] = state.dump(v)
 
 
-def config_query(config) -> dict[str, str]:
-    """Query parameters that make the Train page show ``config``."""
-    c = config
-    out = {
-        "dataset": c.dataset,
-        "hidden": hidden_text(c.hidden),
-        "activation": c.activation,
-        "init": c.initializer,
-        "batchnorm": state.dump(c.batchnorm),
-        "optimizer": c.optimizer,
-        "mode": c.mode,
-        "sampling": c.sampling,
-        "epochs": str(c.epochs),
-        "seed": str(c.seed),
-        "schedule": c.schedule,
-        "early_stopping": state.dump(c.early_stopping),
-        "clip_norm": state.dump(c.clip_norm),
-        "clip_value": state.dump(c.clip_value),
-        "dtype": c.dtype,
-    }
-    if c.mode == "minibatch":
-        out["batch_size"] = str(c.batch_size)
-    if c.early_stopping:
-        out.update(
-            monitor=c.monitor,
-            patience=str(c.patience),
-            min_delta=state.dump(c.min_delta),
-            restore_best=state.dump(c.restore_best),
-        )
-    spec_query(f"data.{c.dataset}", c.dataset_params, data.REGISTRY[c.dataset], out)
-    spec_query(f"init.{c.initializer}", c.init_params, nn.INITIALIZERS[c.initializer], out)
-    spec_query(f"opt.{c.optimizer}", c.optimizer_params, optim.REGISTRY[c.optimizer], out)
-    spec_query(f"sched.{c.schedule}", c.schedule_params, schedules.REGISTRY[c.schedule], out)
+def config_query(config: RunConfig, groups: Sequence[str] = ALL_GROUPS) -> dict[str, str]:
+    """Query parameters that make a page with these sidebar ``groups`` show ``config``.
+
+    Every field that matters is written out, so the page's own starting point
+    does not matter.
+    """
+    values = {h.name: getattr(config, h.name) for h in FIELDS}
+    out: dict[str, str] = {}
+    for h in FIELDS:
+        if h.group not in groups or not h.matters(values):
+            continue
+        v = values[h.name]
+        if h.kind == "params":
+            spec_query(f"{h.query}.{values[h.of]}", v, FIELD[h.of].registry[values[h.of]], out)
+        elif h.kind == "widths":
+            out[h.query] = widths_text(v)
+        else:
+            out[h.query] = state.dump(v)
     return out
-
-
-def fields_outside_ui(config) -> list[str]:
-    """Config fields the sidebar cannot set that differ from their defaults."""
-    from engine.config import RunConfig
-
-    return [
-        f
-        for f in RunConfig.__dataclass_fields__
-        if f not in UI_FIELDS and getattr(config, f) != RunConfig.__dataclass_fields__[f].default
-    ]

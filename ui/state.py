@@ -25,17 +25,14 @@ from typing import Any
 
 import streamlit as st
 
+from engine.config import FIELDS
+
 RESERVED = {"hide", "embed", "embed_options"}
-# ``hide=`` names for whole groups of sidebar controls (besides prefixes such as ``opt``)
-GROUPS = {
-    "data": {"dataset", "data"},
-    "model": {"hidden", "activation", "init", "batchnorm"},
-    "budget": {"epochs", "seed"},
-    "advanced": {
-        "schedule", "sched", "early_stopping", "monitor", "patience", "min_delta",
-        "restore_best", "clip_norm", "clip_value", "dtype",
-    },
-}
+# ``hide=`` names for whole sidebar groups: the URL names of each group's config fields
+GROUPS: dict[str, set[str]] = {}
+for _h in FIELDS:
+    if _h.group:
+        GROUPS.setdefault(_h.group, set()).add(_h.query)
 _MEM = "_state_memory"  # key -> last value, per session
 _PAGE = "_state_page"  # page of the previous run
 _WRITTEN = "_state_written"  # query names written in this run
@@ -45,8 +42,12 @@ _DRAWN = "_state_drawn"  # controls drawn in this run (hidden ones are not)
 
 
 # -- page lifecycle ------------------------------------------------------
-def begin(page: str) -> None:
-    """Start a page run: take the URL as authoritative when arriving with one."""
+def begin(page: str, opened: bool = False) -> None:
+    """Start a page run: take the URL as authoritative when arriving with one.
+
+    ``opened``: a lesson link has just written the page's parameters into the
+    URL (:func:`ui.links.begin`), which then describe the whole page too.
+    """
     ss = st.session_state
     ss.setdefault(_MEM, {})
     arriving = ss.get(_PAGE) != page
@@ -55,9 +56,6 @@ def begin(page: str) -> None:
     ss[_SHOWN] = set()
     ss[_DRAWN] = 0
     ss[_NOTICES] = st.container()
-    from ui import lessons  # here, not at the top: ui.lessons imports this module
-
-    opened = lessons.apply_link(page, arriving)  # ?lesson=<id> becomes the page's own parameters
     if (arriving or opened) and any(name not in RESERVED for name in st.query_params):
         # A link (or "Open in Train") describes the whole configuration: what
         # it leaves out is a default, not what this session had before.
@@ -65,7 +63,11 @@ def begin(page: str) -> None:
         ss[_MEM] = {k: v for k, v in ss[_MEM].items() if not k.startswith(prefix)}
         for k in [k for k in ss if isinstance(k, str) and k.startswith(prefix)]:
             del ss[k]
-    lessons.notice(page)
+
+
+def arriving(page: str) -> bool:
+    """Whether this run of ``page`` comes from another page (or is the session's first)."""
+    return st.session_state.get(_PAGE) != page
 
 
 def finish() -> None:
@@ -118,8 +120,9 @@ def hidden(name: str) -> bool:
     """Whether ``?hide=`` hides control ``name`` (or a group it belongs to).
 
     ``hide=opt`` hides every ``opt.*`` control; ``hide=lr`` hides every
-    control whose last part is ``lr``; a :data:`GROUPS` name (``data``,
-    ``model``, ``budget``, ``advanced``) hides that sidebar group.
+    control whose last part is ``lr``; a sidebar group's name (``data``,
+    ``model``, ``optimizer``, ``mode``, ``budget``, ``advanced``: see
+    :data:`GROUPS`) hides that group.
     """
     raw = st.query_params.get("hide")
     if not raw:

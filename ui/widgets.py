@@ -67,6 +67,13 @@ def hyper_parser(hyper: Hyper):
             return state.parse_bool(raw)
         if hyper.kind == "choice":
             return state.parse_choice(raw, hyper.choices)
+        if hyper.kind == "widths":
+            parts = [p.strip() for p in raw.replace(";", ",").split(",") if p.strip()]
+            try:
+                widths = tuple(int(p) for p in parts)
+            except ValueError:
+                raise ValueError(f"allowed: {hyper.allowed()}") from None
+            return hyper.validate(widths, hyper.name)
         if hyper.kind == "pair":
             parts = raw.split(",")
             if len(parts) != 2:
@@ -119,15 +126,13 @@ def hyper_widget(
     if kind == "str":
         return state.bind(st.text_input, key, str(default), parse, label, help=help_)
     if kind == "choice":
+        if hyper.titles:  # a few named choices: all visible at once
+            return state.bind(
+                st.radio, key, default, parse, label, list(hyper.choices),
+                format_func=hyper.title_of, horizontal=len(hyper.choices) == 2, help=help_,
+            )
         return state.bind(
-            st.selectbox,
-            key,
-            default,
-            parse,
-            label,
-            list(hyper.choices),
-            format_func=fmt,
-            help=help_,
+            st.selectbox, key, default, parse, label, list(hyper.choices), format_func=fmt, help=help_,
         )
     if kind == "int":
         lo = hyper.low + (1 if hyper.low_open else 0) if hyper.low is not None else None

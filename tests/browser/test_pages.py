@@ -85,7 +85,7 @@ def test_navigation_lists_every_page(page, app_url):
     assert paths == {url_of(p[2]) for p in PAGES}
 
 
-@pytest.mark.skipif(not (ROOT / "pages" / "compare.py").is_file(), reason="no Compare page yet")
+@pytest.mark.skipif(not (ROOT / "app_pages" / "compare.py").is_file(), reason="no Compare page yet")
 def test_compare_trains_the_chosen_optimizers(page, app_url):
     open_page(page, app_url, "compare")
     chooser = page.locator(".st-key-compare_optimizers")

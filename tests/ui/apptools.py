@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(name: str, timeout: float = 60) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout)
+    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=timeout)
 
 
 def no_exception(at: AppTest) -> None:

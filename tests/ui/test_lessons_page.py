@@ -197,7 +197,7 @@ def test_opening_a_lesson_trains_it_once(monkeypatch):
 
 def test_the_lessons_page_runs_under_the_router():
     at = router().run()
-    at.switch_page("pages/lessons.py").run()
+    at.switch_page("app_pages/lessons.py").run()
     no_exception(at)
     assert at.title[0].value == "Lessons"
     assert [p.proto.label for p in at.get("page_link")] == ["Open in Playground"]

@@ -17,8 +17,8 @@ def test_pages_list_only_existing_files(monkeypatch, tmp_path):
     for file, _, _ in pages.available():
         assert (ROOT / file).is_file()
     monkeypatch.setattr(pages, "ROOT", tmp_path)
-    (tmp_path / "pages").mkdir()
-    (tmp_path / "pages" / "train.py").write_text("")
+    (tmp_path / "app_pages").mkdir()
+    (tmp_path / "app_pages" / "train.py").write_text("")
     assert [p[2] for p in pages.available()] == ["train"]
 
 

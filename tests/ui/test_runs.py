@@ -73,7 +73,7 @@ def test_filter_by_url():
 def test_open_in_train_shows_the_same_configuration():
     _, configs = stored(1)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     select(at, [0])
     at.button(key="runs_open").click().run()
     no_exception(at)

@@ -3,48 +3,27 @@
 import pandas as pd
 import streamlit as st
 
-from ui import cache, charts, entries, lessons, sidebar, state, summaries
-from ui.pages import use_router
+from ui import cache, charts, entries, links, sidebar, state, summaries
+from ui.pages import SIDEBAR_GROUPS
 from ui.results import chart_with_download, guard, log_toggle, metric_picker, number, x_axis_picker
 
 PAGE = "compare"
-DEFAULTS = {
-    "dataset": "digits",
-    "hidden": (64,),
-    "epochs": 20,
-    "mode": "minibatch",
-    "batch_size": 32,
-}
-DEFAULT_ENTRIES = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam"]
-# learning rates that work for the default task (the registry keeps torch's defaults)
-OVERRIDES = {
-    "sgd": {"lr": 0.05, "momentum": 0.9},
-    "gd": {"lr": 0.05},
-    "momentum": {"lr": 0.05},
-    "nesterov": {"lr": 0.05},
-    "adam": {"lr": 0.001},
-    "adamw": {"lr": 0.001, "weight_decay": 0.01},
-    "rmsprop": {"lr": 0.001},
-    "adagrad": {"lr": 0.01},
-    "nadam": {"lr": 0.002},
-}
+START = {"dataset": "digits", "hidden": (64,), "epochs": 20}
+DEFAULT_ENTRIES = ["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"]
 METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2"]
 
-use_router()
 st.title("Compare optimizers")
 st.caption(
     "Every optimizer trains the same network on the same data, from the same initial "
     "weights and with the same batches, so any difference is the update rule's. Add a "
     "copy of one optimizer to compare two settings of it."
 )
-state.begin(PAGE)
+links.begin(PAGE)
 
-fields = sidebar.model_and_data_sidebar(
-    PAGE, DEFAULTS, lambda f: sidebar.training_sidebar(PAGE, sidebar.n_train(f), None, DEFAULTS)
-)
+fields = sidebar.render(PAGE, SIDEBAR_GROUPS[PAGE], START)
 
 chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
-params = entries.settings(PAGE, chosen, OVERRIDES)
+params = entries.settings(PAGE, chosen, {e: sidebar.starting_params(entries.base(e)) for e in chosen})
 
 c1, c2, c3, c4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
 with c1:
@@ -112,7 +91,7 @@ for entry in chosen:
 for p in dict.fromkeys(problems):
     st.error(p, icon=":material/error:")
 
-autorun = lessons.autorun(PAGE)  # a lesson link just loaded its settings: run them
+autorun = links.autorun(PAGE)  # a lesson link just loaded its settings: run them
 run = autorun | st.button(
     "Run comparison",
     key="compare_run",

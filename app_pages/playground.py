@@ -7,9 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from engine import schedules, surfaces
-from engine.minimize import minimize
-from ui import cache, charts, entries, sidebar, state
-from ui.pages import use_router
+from ui import cache, charts, entries, links, sidebar, state
 from ui.results import chart_with_download, guard, log_toggle
 from ui.widgets import choose, clamp, hyper_widget, spec_params
 
@@ -25,39 +23,13 @@ OVERRIDES = {
 DEFAULT_SCHEDULES = ["constant", "step", "cosine", "warmup_cosine"]
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
-def trajectory(
-    surface: str,
-    optimizer: str,
-    x0: tuple,
-    steps: int,
-    schedule: str,
-    schedule_json: str,
-    params_json: str,
-) -> np.ndarray:
-    return minimize(
-        surface,
-        optimizer,
-        list(x0),
-        steps,
-        schedule=schedule,
-        schedule_params=json.loads(schedule_json),
-        **_params(params_json),
-    )
-
-
-def _params(params_json: str) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(params_json).items()}
-
-
-use_router()
 st.title("Playground")
 st.caption(
     "Watch optimizers walk downhill on a surface you can see. Each path starts at the "
     "same point; drag the step slider to replay them. Below, preview how a "
     "learning-rate schedule changes the step size over a run."
 )
-state.begin(PAGE)
+links.begin(PAGE)
 
 with st.sidebar:
     with sidebar.section("Surface"):
@@ -111,7 +83,7 @@ frames, notes = [], []
 with guard("The trajectories"):
     for entry in chosen:
         try:
-            traj = trajectory(
+            traj = cache.trajectory(
                 surface,
                 entries.base(entry),
                 tuple(start),

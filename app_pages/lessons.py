@@ -2,19 +2,17 @@
 
 import streamlit as st
 
-from ui import lessons, state
-from ui.pages import use_router
+from ui import lessons, links, state
 
 PAGE = "lessons"
 
-use_router()
 st.title("Lessons")
 st.caption(
     "Each lesson rebuilds a figure from one of four lecture decks on optimization, with the "
     "settings that make it. Read what to notice, check the claim against the charts, then "
     "open the lesson on its own page to change the settings and see what happens."
 )
-state.begin(PAGE)
+links.begin(PAGE)
 
 lesson, bad_link = lessons.current()
 lessons.picker(lesson, force=bad_link)

@@ -7,8 +7,8 @@ import zipfile
 import pandas as pd
 import streamlit as st
 
-from ui import cache, charts, sidebar, state
-from ui.pages import use_router
+from engine.config import FIELD
+from ui import cache, charts, links, sidebar, state
 from ui.results import chart_with_download, guard, log_toggle, metric_picker, x_axis_picker
 
 PAGE = "runs"
@@ -25,18 +25,17 @@ def run_name(row: pd.Series) -> str:
 
 def delete(keys: list[str]) -> None:
     cache.store().delete(keys)
-    cache.clear()
+    cache.forget(keys)
     st.session_state.pop("runs_table", None)
 
 
-use_router()
 st.title("Runs")
 st.caption(
     "Every run anyone trained on this server is kept, keyed by its complete "
     "configuration, so a configuration is never trained twice. Select rows to overlay "
     "their curves, download them, delete them, or open one on the Train page."
 )
-state.begin(PAGE)
+links.begin(PAGE)
 
 with guard("The run store"):
     runs = cache.store().list()
@@ -80,7 +79,7 @@ with guard("The run store"):
             ]
         view = view.reset_index(drop=True)
         st.caption(f"{len(view)} of {len(runs)} runs. Click column headers to sort.")
-        shown = view.assign(mode=view["mode"].map(lambda m: sidebar.MODE_TITLES.get(m, m)))
+        shown = view.assign(mode=view["mode"].map(lambda m: FIELD["mode"].title_of(m)))
         event = st.dataframe(
             shown,
             key="runs_table",
@@ -155,7 +154,7 @@ with guard("The run store"):
             ):
                 state.forget("train")
                 st.switch_page(
-                    "pages/train.py", query_params=sidebar.config_query(store.config(keys[0]))
+                    "app_pages/train.py", query_params=sidebar.config_query(store.config(keys[0]))
                 )
             with b4.popover("Delete selected", icon=":material/delete:"):
                 st.write(
@@ -165,13 +164,5 @@ with guard("The run store"):
                 st.button(
                     "Delete", key="runs_delete", type="primary", on_click=delete, args=(keys,)
                 )
-            if len(keys) == 1:
-                outside = sidebar.fields_outside_ui(store.config(keys[0]))
-                if outside:
-                    st.caption(
-                        "The Train page cannot set "
-                        + ", ".join(outside)
-                        + " of this run; it would open with their defaults."
-                    )
 
 state.finish()

@@ -7,8 +7,8 @@ import streamlit as st
 from engine import data, optim
 from engine.config import RunConfig
 from engine.train import decision_surface
-from ui import cache, charts, lessons, sidebar, state
-from ui.pages import use_router
+from ui import cache, charts, links, sidebar, state
+from ui.pages import SIDEBAR_GROUPS
 from ui.results import (
     chart_with_download,
     downloads,
@@ -20,33 +20,23 @@ from ui.results import (
 )
 
 PAGE = "train"
-DEFAULTS = {
-    "dataset": "moons" if "moons" in data.REGISTRY else "digits",
+# moons with a small network, and Adam at lr 0.01 to draw a curved boundary within 30 epochs
+START = {
+    "dataset": "moons",
     "hidden": (16, 16),
     "epochs": 30,
-    "batch_size": 32,
+    "optimizer_params": {"lr": 0.01},
 }
-OVERRIDES = {"adam": {"lr": 0.01}}  # a curved boundary within the default 30 epochs
 
-use_router()
 st.title("Train")
 st.caption(
     "Train one network with one optimizer and look inside: the loss curves, the learning "
     "rate, each layer's gradient, what the optimizer remembers and, for 2-D data, the "
     "decision boundary. Change a setting in the sidebar, then press **Train**."
 )
-state.begin(PAGE)
+links.begin(PAGE)
 
-
-def optimizer_and_mode(fields: dict) -> dict:
-    name, params = sidebar.optimizer_section(
-        PAGE, "adam" if "adam" in optim.REGISTRY else "sgd", OVERRIDES
-    )
-    mode = sidebar.training_sidebar(PAGE, sidebar.n_train(fields), name, DEFAULTS)
-    return {"optimizer": name, "optimizer_params": params, **mode}
-
-
-fields = sidebar.model_and_data_sidebar(PAGE, DEFAULTS, optimizer_and_mode)
+fields = sidebar.render(PAGE, SIDEBAR_GROUPS[PAGE], START)
 
 config = None
 try:
@@ -54,7 +44,7 @@ try:
 except ValueError as e:
     st.error(f"**This configuration cannot run.** {e}", icon=":material/error:")
 
-autorun = lessons.autorun(PAGE)  # a lesson link just loaded its settings: run them
+autorun = links.autorun(PAGE)  # a lesson link just loaded its settings: run them
 clicked = autorun | st.button(
     "Train",
     key="train_run",

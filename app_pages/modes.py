@@ -5,12 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from engine import optim
-from ui import cache, charts, lessons, sidebar, state, summaries
-from ui.pages import use_router
+from ui import cache, charts, links, sidebar, state, summaries
+from ui.pages import SIDEBAR_GROUPS
 from ui.results import chart_with_download, guard, log_toggle
 
 PAGE = "modes"
-DEFAULTS = {"dataset": "digits", "hidden": (64,), "epochs": 10}
+START = {"dataset": "digits", "hidden": (64,), "epochs": 10, "optimizer": "sgd"}
 SIZES = ["1", "8", "16", "32", "64", "128", "256", "512", "full"]
 DEFAULT_SIZES = ["1", "16", "32", "64", "128", "256", "full"]
 
@@ -58,7 +58,6 @@ def valid_sizes(values: list) -> tuple[list[str], list[str]]:
     return good, bad
 
 
-use_router()
 st.title("Modes & batch size")
 st.caption(
     "The same network, optimizer and number of epochs, with different batch sizes. "
@@ -66,15 +65,9 @@ st.caption(
     "exact but expensive update. Which is fastest depends on whether you count epochs, "
     "updates or seconds."
 )
-state.begin(PAGE)
+links.begin(PAGE)
 
-
-def optimizer(fields: dict) -> dict:
-    name, params = sidebar.optimizer_section(PAGE, "sgd", {"sgd": {"lr": 0.05}})
-    return {"optimizer": name, "optimizer_params": params}
-
-
-fields = sidebar.model_and_data_sidebar(PAGE, DEFAULTS, optimizer)
+fields = sidebar.render(PAGE, SIDEBAR_GROUPS[PAGE], START)
 name = fields["optimizer"]
 n_train = sidebar.n_train(fields)
 c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
@@ -139,7 +132,7 @@ for s in sizes:
 for n in notes:
     st.caption(n)
 
-autorun = lessons.autorun(PAGE)  # a lesson link just loaded its settings: run them
+autorun = links.autorun(PAGE)  # a lesson link just loaded its settings: run them
 run = autorun | st.button(
     "Run all batch sizes",
     key="modes_run",
