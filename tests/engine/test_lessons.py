@@ -746,3 +746,19 @@ def test_run_trains_the_missing_runs_in_one_stacked_call(tmp_path):
         assert r.timings["stacked_runs"] == 3.0
         np.testing.assert_array_equal(r.params, alone.results[label].params)
         assert r.key in fresh
+
+
+def test_bias_correction_factors():
+    f = lessons.bias_correction(0.9, np.arange(1, 101))
+    assert f[0] == pytest.approx(10.0) and f[1] == pytest.approx(1 / (1 - 0.81))
+    assert np.all(np.diff(f) < 0) and f[-1] == pytest.approx(1.0, abs=1e-4)
+    # deck 004: E[m_t] = (1 − β^t)·E[g] for a constant gradient, undone by the factor
+    m, g = 0.0, 2.5
+    for t in range(1, 30):
+        m = 0.9 * m + 0.1 * g
+        assert m * lessons.bias_correction(0.9, t) == pytest.approx(g, rel=1e-12)
+    assert lessons.bias_correction(0.0, [1, 5]).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="beta"):
+        lessons.bias_correction(1.0, 3)
+    with pytest.raises(ValueError, match="t:"):
+        lessons.bias_correction(0.9, 0)
