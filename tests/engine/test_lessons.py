@@ -762,3 +762,34 @@ def test_bias_correction_factors():
         lessons.bias_correction(1.0, 3)
     with pytest.raises(ValueError, match="t:"):
         lessons.bias_correction(0.9, 0)
+
+
+# -- the coverage table in the docs ------------------------------------------------
+
+COVERAGE = Path(__file__).resolve().parents[2] / "docs" / "deck_coverage.md"
+
+
+def coverage_rows() -> list[list[str]]:
+    rows = []
+    for line in COVERAGE.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.replace("\\|", "¦").strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 5 and cells[0].isdigit():
+            rows.append(cells)
+    return rows
+
+
+def test_coverage_table_names_real_lessons():
+    rows = coverage_rows()
+    assert len(rows) > 40
+    for deck_code, slide, what, lesson_id, notes in rows:
+        assert deck_code in lessons.DECKS, (deck_code, slide)
+        assert what and slide, (deck_code, slide)
+        if lesson_id == "—":
+            assert notes, f"{deck_code} {slide}: a row without a lesson must say why"
+        else:
+            assert lesson_id in lessons.LESSONS, f"{lesson_id!r} is not a lesson"
+
+
+def test_every_lesson_is_in_the_coverage_table():
+    named = {row[3] for row in coverage_rows()}
+    assert sorted(set(lessons.LESSONS) - named) == []
