@@ -1,4 +1,11 @@
-"""Lessons: every figure of the four lecture decks, as data the app can run.
+"""Lessons: the lecture decks' experiments and figures, as data the app can run.
+
+The lessons reproduce most, not all, of the four decks' figures and printed
+numbers; ``docs/deck_coverage.md`` lists every one of them with the lesson
+that reproduces it, or the reason none does (a photo, a diagram, MNIST-sized
+runs, a figure needing a chart kind the pages do not have). Two such figures
+have engine functions for the app to draw: :func:`bias_correction` (deck 004)
+and :func:`engine.surfaces.curvature` (deck 001's Hessian eigenvalues).
 
 A :class:`Lesson` names the deck and slide it reproduces, says in a few
 sentences what to notice, states one checkable ``claim`` and carries a
@@ -13,6 +20,9 @@ JSON-ready ``setup`` for one of the four pages:
   A run may carry its own ``"schedule"`` (same form), which overrides the
   lesson's; the Playground page applies one schedule to every path, so only
   :func:`run` (and the Lessons page) shows such per-run schedules.
+  A run's ``params`` may also hold ``clip_norm`` / ``clip_value``, which
+  :func:`engine.minimize.minimize` applies to the gradient (they are not
+  optimizer hyperparameters).
 
 ``train`` — one RunConfig (partial: RunConfig's defaults fill the rest)::
 
@@ -189,6 +199,26 @@ class LessonOutcome:
     trajectories: dict[str, np.ndarray] = field(default_factory=dict)
     timing: pd.DataFrame | None = None
     trained: int = 0
+
+
+# =============================================================================
+# figures without a page of their own
+
+
+def bias_correction(beta: float, t: int | Sequence[int] | np.ndarray) -> np.ndarray:
+    """Adam's bias-correction factor 1/(1 − βᵗ) for steps ``t`` (1-based), deck 004.
+
+    The moving average m_t = β·m_{t−1} + (1 − β)·g_t started at 0 has
+    E[m_t] = (1 − βᵗ)·E[g]; dividing by 1 − βᵗ removes that bias. The factor
+    is 1/(1 − β) at t = 1 and tends to 1. Returns a float64 array shaped like ``t``.
+    """
+    beta = float(beta)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta: {beta!r} is not allowed; allowed: a number in [0, 1)")
+    t = np.asarray(t)
+    if t.size and (not np.issubdtype(t.dtype, np.integer) or t.min() < 1):
+        raise ValueError(f"t: {t.tolist()!r} is not allowed; allowed: whole numbers ≥ 1")
+    return 1.0 / (1.0 - beta ** t.astype(np.float64))
 
 
 # =============================================================================
@@ -477,7 +507,9 @@ _add(Lesson(
         "With one sample per update the gradient is noisy, and a constant learning rate keeps "
         "the parameters jittering around the minimum: the validation loss bounces from epoch to "
         "epoch. Any decay — linear to α_τ = 1 % (deck 001's formula), a step ×0.3 every 5 epochs, "
-        "or exponential α·K^t — shrinks the jitter and lets the run settle lower."
+        "or exponential α·K^t — shrinks the jitter and lets the run settle lower. Deck 001's "
+        "second line, α_k = k(−(α₀ + α_τ)/τ) + α₀, is a slip: expanding its first line gives "
+        "α₀ + k(α_τ − α₀)/τ, which is what runs here."
     ),
     claim=(
         "The lr column follows each schedule's formula; the validation loss of the last five "
@@ -625,23 +657,28 @@ _add(Lesson(
 
 _add(Lesson(
     id="batch-size-timing",
-    title="Batch size and training time",
+    title="Batch size and training time: a small network",
     topic="Batch size and modes",
     deck=deck("001"),
     slide="BATCH SIZE AS A HYPERPARAMETER",
     explanation=(
-        "The deck's table trains the same 128-64-32 network with batch sizes 16, 17, 20, 100, 128 "
-        "and 1000 and times it: 44 s against 2.6 s on MNIST. Here on digits an epoch makes "
-        "⌈n/b⌉ updates; small batches pay the per-update overhead hundreds of times, large ones use "
-        "fast matrix products. Time is not everything: compare the validation losses too."
+        "The deck times one MNIST epoch from 44.42 s at batch 16 to 2.59 s at batch 1000, 17 times "
+        "faster: on MNIST's 60 000 images b = 16 makes 3 750 updates per epoch against 60, and in "
+        "its framework each update carries a large fixed cost. An epoch always processes every "
+        "sample once, so the arithmetic is the same for every b; what changes is the number of "
+        "updates, each paying the fixed cost of a call, a gather and an optimizer step. With this "
+        "tiny 16-unit network that fixed cost is most of the work and the smallest batch is "
+        "clearly the slowest; the larger network's lesson shows a much smaller ratio, and the "
+        "ratio on a CPU is smaller than the deck's, and varies with the machine's load."
     ),
     claim=(
-        "The timing table has one row per batch size with ⌈n_train/b⌉ updates per epoch, and an "
-        "epoch with b = 16 takes longer than one with b = 1000."
+        "Every batch size sees all training samples once per epoch, b = 16 makes ⌈n/16⌉ updates "
+        "per epoch, 34 times as many as b = 1000's 2, and the timing table's rates follow from its "
+        "update counts and times."
     ),
     page="modes",
-    setup={"config": {"dataset": "digits", "hidden": [128, 64, 32], "activation": "relu",
-                      "epochs": 5, "optimizer": "sgd", "optimizer_params": {"lr": 0.05}},
+    setup={"config": {"dataset": "digits", "hidden": [16], "activation": "relu",
+                      "epochs": 3, "optimizer": "sgd", "optimizer_params": {"lr": 0.05}},
            "batch_sizes": [16, 17, 20, 100, 128, 1000]},
 ))
 
@@ -828,7 +865,10 @@ _add(Lesson(
         "maximum of v, so its step can never grow back; NAdam adds Nesterov's look-ahead; RAdam "
         "switches the adaptive step on gradually; Lookahead pulls slow weights towards Adam's fast "
         "ones; AdaBound clamps the step into a band that tends to SGD's. On an easy task none of "
-        "them is a revolution."
+        "them is a revolution. The deck gets two of them wrong: AMSGrad has nothing to do with "
+        "simulated annealing (it is Adam with the running maximum of v; Reddi, Kale & Kumar 2018), and "
+        "AdaBound does not combine Adam with AdaGrad but bounds Adam's per-weight step so that it "
+        "turns into SGD (Luo, Xiong, Liu & Sun 2019)."
     ),
     claim=(
         "All six pass 0.9 validation accuracy; AMSGrad's max-of-v state is never below its v, and "
@@ -866,6 +906,305 @@ _add(Lesson(
            "runs": [_run("lbfgs", "L-BFGS, 1 iteration per step", max_iter=1),
                     _run("momentum", "Momentum, α = 0.001, μ = 0.9", lr=0.001, momentum=0.9),
                     _run("adam", "Adam, α = 0.1", lr=0.1)]},
+))
+
+
+# =============================================================================
+# more deck figures: the decks' own settings, forms and landscapes
+
+# -- Landscapes ---------------------------------------------------------------------
+
+_add(Lesson(
+    id="lr-too-large-too-small",
+    title="A learning rate too small, about right, too large",
+    topic="Landscapes",
+    deck=deck("002"),
+    slide="Basic Gradient Descent Algorithms",
+    explanation=(
+        "On the bowl ½(x₁² + x₂²) one gradient step multiplies the distance to the minimum by "
+        "|1 − α|. With α = 0.01 that factor is 0.99: after 50 steps the path has not gone halfway "
+        "('a lot of iterations are needed'). With α = 0.5 it halves the distance every step, and "
+        "with α = 2.5 every step overshoots to 1.5 times the distance on the other side, so 'the "
+        "objective value explodes'."
+    ),
+    claim=(
+        "After 50 steps α = 0.01 is still more than half its starting distance from the minimum, "
+        "α = 0.5 is within 10⁻⁶ of it, and α = 2.5 has multiplied the distance by 1.5⁵⁰ (f grows "
+        "by more than 10¹⁷)."
+    ),
+    page="playground",
+    setup={"surface": "quadratic", "x0": [-2.5, 2.0], "steps": 50,
+           "runs": [_run("gd", "α = 0.01 (too small)", lr=0.01),
+                    _run("gd", "α = 0.5", lr=0.5),
+                    _run("gd", "α = 2.5 (too large)", lr=2.5)]},
+))
+
+_add(Lesson(
+    id="hessian-saddle-vs-minimum",
+    title="Curvature: a saddle's Hessian against a minimum's",
+    topic="Landscapes",
+    deck=deck("001"),
+    slide="FLAT REGIONS",
+    explanation=(
+        "At a minimum the Hessian has only positive eigenvalues; at a saddle their signs are "
+        "mixed. Himmelblau's saddle near (0.09, 2.88) curves down along one eigenvector "
+        "(eigenvalue ≈ −31.7) and up along the other (≈ 75.5); the minimum (3, 2) curves up both "
+        "ways (≈ 25.7 and 82.3). Gradient descent started next to the saddle lingers, then leaves "
+        "along the downward direction and settles in the minimum — slower the smaller the step."
+    ),
+    claim=(
+        "The Hessian at the saddle has one negative and one positive eigenvalue, at (3, 2) two "
+        "positive ones; both paths end within 10⁻³ of (3, 2), and with α = 0.002 the path is still "
+        "within 0.5 of the saddle after 20 steps while with α = 0.01 it has left."
+    ),
+    page="playground",
+    setup={"surface": "himmelblau", "x0": [0.097, 2.894], "steps": 300,
+           "runs": [_run("gd", "GD, α = 0.01", lr=0.01), _run("gd", "GD, α = 0.002", lr=0.002)]},
+))
+
+_add(Lesson(
+    id="cliff-clipping",
+    title="A cliff, with and without gradient clipping",
+    topic="Landscapes",
+    deck=deck("001"),
+    slide="EXAMPLE: CLIFFS AND EXPLODING GRADIENTS",
+    explanation=(
+        "A plateau drops 40 units over about half a unit into a valley. On the cliff face the "
+        "gradient is about 80, so one gradient-descent step 'catapults the parameters very far': "
+        "past the minimum and out of the picture, and the path has to walk all the way back. "
+        "Clipping the gradient norm at h = 1 keeps the direction and caps every step at α·h, so "
+        "the clipped path steps down the cliff and stops at the minimum."
+    ),
+    claim=(
+        "Without clipping one update is longer than 15 and throws the iterate past x₁ = 15, and it "
+        "is back within 10⁻³ of the minimum only after step 60; with ‖g‖ clipped at 1 every step "
+        "is at most α·h = 0.3, the path never passes the minimum, and it is within 10⁻³ of it "
+        "by step 60."
+    ),
+    page="playground",
+    setup={"surface": "cliff", "x0": [-2.5, 1.0], "steps": 100,
+           "runs": [_run("gd", "GD, α = 0.3", lr=0.3),
+                    _run("gd", "GD, α = 0.3, clipped at ‖g‖ ≤ 1", lr=0.3, clip_norm=1.0)]},
+))
+
+_add(Lesson(
+    id="escape-local-minima",
+    title="Escaping local minima on a multimodal surface",
+    topic="Landscapes",
+    deck=deck("001"),
+    slide="EXAMPLE: MULTIMODAL FUNCTION",
+    explanation=(
+        "Rastrigin's surface has a local minimum near every integer point. Gradient descent, "
+        "momentum and Adam started at (3.2, −2.8) all settle in the well next to the start. A "
+        "step that is far too large at first (α₀ = 0.03, above 2/curvature) cannot sit in any well "
+        "and hops across them; decayed by K = 0.95 per step it finally settles, here in the global "
+        "minimum. Change α₀ or K a little and it settles in another well, sometimes a worse one: "
+        "hopping is a lottery, not a guarantee."
+    ),
+    claim=(
+        "GD, momentum and Adam end in the local minimum near (2.98, −2.98) with f ≈ 17.9; the "
+        "decaying large step with α₀ = 0.03, K = 0.95 ends within 10⁻³ of the global minimum "
+        "(0, 0), while α₀ = 0.035, K = 0.96 ends in a well higher than the start's."
+    ),
+    page="playground",
+    setup={"surface": "rastrigin", "x0": [3.2, -2.8], "steps": 200,
+           "runs": [_run("gd", "GD, α = 0.002", lr=0.002),
+                    _run("momentum", "Momentum, α = 0.002, μ = 0.9", lr=0.002, momentum=0.9),
+                    _run("adam", "Adam, α = 0.3", lr=0.3),
+                    dict(_run("gd", "GD, α₀ = 0.03, K = 0.95", lr=0.03),
+                         schedule={"name": "exponential", "params": {"gamma": 0.95}}),
+                    dict(_run("gd", "GD, α₀ = 0.035, K = 0.96", lr=0.035),
+                         schedule={"name": "exponential", "params": {"gamma": 0.96}})]},
+))
+
+# -- Momentum -------------------------------------------------------------------------
+
+_add(Lesson(
+    id="terminal-velocity",
+    title="Terminal velocity: momentum multiplies the step by 1/(1 − φ)",
+    topic="Momentum",
+    deck=deck("001"),
+    slide="MOMENTUM",
+    explanation=(
+        "On a constant slope every gradient is the same g, so momentum's velocity is a geometric "
+        "sum: after k steps its step is α·g·(1 − φᵏ)/(1 − φ), which tends to the terminal "
+        "α·g/(1 − φ). φ = 0.5 doubles gradient descent's step, φ = 0.9 multiplies it by ten, as "
+        "the deck says."
+    ),
+    claim=(
+        "Gradient descent steps exactly α·g = 0.05 every time; step k of momentum is "
+        "α·g·(1 − φᵏ)/(1 − φ), and after 100 steps it is within 10⁻³ of the terminal 0.1 for "
+        "φ = 0.5 and 0.5 for φ = 0.9."
+    ),
+    page="playground",
+    setup={"surface": "slope", "x0": [0.0], "steps": 100,
+           "runs": [_run("gd", "GD, α = 0.1", lr=0.1),
+                    _run("momentum_deck", "φ = 0.5", lr=0.1, momentum=0.5),
+                    _run("momentum_deck", "φ = 0.9", lr=0.1, momentum=0.9)]},
+))
+
+_add(Lesson(
+    id="momentum-deck-vs-torch-form",
+    title="Momentum with α inside or outside the velocity, under a decay",
+    topic="Momentum",
+    deck=deck("000"),
+    slide="Adding a decay to hyperparameters",
+    explanation=(
+        "The decks write momentum as v ← μv − αg; θ ← θ + v, torch as b ← μb + g; θ ← θ − αb. "
+        "With a constant α the two are the same update (v = −αb). Once α decays, the deck's "
+        "velocity still carries the old, larger steps while torch's buffer rescales the whole "
+        "history by the new α. With K = 0.97 from x₀ = −5 both escape to the global valley, but "
+        "they stop at different points: the decayed step freezes them before they settle."
+    ),
+    claim=(
+        "At constant α = 0.1 the two forms trace the same path (within 10⁻⁹); with the decay "
+        "α·0.97ᵗ the torch form ends at 3.2767 and the deck form at 3.2429."
+    ),
+    page="playground",
+    setup={"surface": "quartic", "x0": [-5.0], "steps": 100,
+           "runs": [_run("momentum", "torch form, constant α", lr=0.1, momentum=0.9),
+                    _run("momentum_deck", "deck form, constant α", lr=0.1, momentum=0.9),
+                    dict(_run("momentum", "torch form, K = 0.97", lr=0.1, momentum=0.9),
+                         schedule={"name": "exponential", "params": {"gamma": 0.97}}),
+                    dict(_run("momentum_deck", "deck form, K = 0.97", lr=0.1, momentum=0.9),
+                         schedule={"name": "exponential", "params": {"gamma": 0.97}})]},
+))
+
+# -- Adaptive methods -------------------------------------------------------------------
+
+_add(Lesson(
+    id="sgd-vs-adaptive-deck-settings",
+    title="SGD vs adaptive learning rates, with the deck's settings",
+    topic="Adaptive methods",
+    deck=deck("001"),
+    slide="SGD VS. ADAPTIVE LEARNING RATES",
+    explanation=(
+        "The deck's four optimizer calls, translated: weight decay 0.001 for all; SGD α = 0.03 "
+        "with momentum 0.9; AdaGrad α = 0.05, ε = 10⁻⁸; RMSProp α = 0.002 with MXNet's γ₁ = 0.95 "
+        "(the squared-gradient average) and γ₂ = 0.9 (the momentum of its centred variant); Adam "
+        "α = 0.001. Here on digits with a 64-unit ReLU net and batches of 100 for 10 epochs, not "
+        "MNIST's 512×3 net. The adaptive methods are not automatically better: with its small "
+        "default step Adam is the slowest of the four."
+    ),
+    claim=(
+        "After 10 epochs centred RMSProp has the lowest validation loss and Adam (α = 0.001) the "
+        "highest; SGD with momentum, AdaGrad and RMSProp pass 0.9 validation accuracy."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [64], "activation": "relu", "epochs": 10,
+                      "mode": "minibatch", "batch_size": 100, "optimizer": "sgd"},
+           "runs": [_run("sgd", "SGD, α = 0.03, μ = 0.9", lr=0.03, momentum=0.9, weight_decay=0.001),
+                    _run("adagrad", "AdaGrad, α = 0.05", lr=0.05, eps=1e-8, weight_decay=0.001),
+                    _run("rmsprop", "RMSProp, α = 0.002 (centred, γ₁ = 0.95, γ₂ = 0.9)", lr=0.002,
+                         alpha=0.95, momentum=0.9, centered=True, weight_decay=0.001),
+                    _run("adam", "Adam, α = 0.001", lr=0.001, weight_decay=0.001)]},
+))
+
+_add(Lesson(
+    id="deck000-four-optimizers",
+    title="GD, AdaGrad, RMSProp and Adam on the deck's 2-layer sigmoid network",
+    topic="Adaptive methods",
+    deck=deck("000"),
+    slide="Comparing all four optimizers",
+    explanation=(
+        "Deck 000 trains one network — a sigmoid hidden layer and a sigmoid output with binary "
+        "cross-entropy, on all samples at every update — with each of its four hand-written "
+        "optimizers and the same α. These are its code's own forms: AdaGrad and RMSProp with "
+        "ε = 10⁻⁶ inside the root, RMSProp with ρ = 0.1, Adam with ε = 10⁻⁶. On two circles with "
+        "α = 0.05, plain gradient descent has not left chance after 200 updates, while the "
+        "adaptive methods, which rescale each weight's step, separate the classes."
+    ),
+    claim=(
+        "After 200 full-batch updates the validation losses are ordered GD > AdaGrad > RMSProp > "
+        "Adam; GD is still above 0.69 (chance is ln 2 ≈ 0.693) and Adam is below 0.05."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "circles", "dataset_params": {"n_samples": 400, "noise": 0.1},
+                      "hidden": [16], "activation": "sigmoid", "initializer": "xavier_uniform",
+                      "epochs": 200, "mode": "batch", "optimizer": "gd"},
+           "runs": [_run("gd", "GD", lr=0.05),
+                    _run("adagrad_deck000", "AdaGrad (deck 000)", lr=0.05),
+                    _run("rmsprop_deck000", "RMSProp (deck 000, ρ = 0.1)", lr=0.05),
+                    _run("adam_deck000", "Adam (deck 000)", lr=0.05)]},
+))
+
+_add(Lesson(
+    id="adam-beta1-zero-is-rmsprop",
+    title="Adam with β₁ = 0 is RMSProp plus the bias correction",
+    topic="Adaptive methods",
+    deck=deck("004"),
+    slide="BP + Adaptive Learning Rate + Momentum (Adam)",
+    explanation=(
+        "With β₁ = 0 Adam's first moment is just the current gradient, so its update is "
+        "RMSProp's with ρ = β₂ times the correction √(1 − β₂ᵗ), as the slide says. The "
+        "correction matters only early: RMSProp's moving average starts at zero, so its first "
+        "step is 1/√(1 − β₂) times too long, while Adam's is exactly α. As β₂ᵗ → 0 the two "
+        "step sizes agree."
+    ),
+    claim=(
+        "With β₂ = ρ = 0.9 and α = 0.05 on the ravine, Adam's first step is α along each axis and "
+        "RMSProp's 1/√(1 − 0.9) ≈ 3.16 times that; by step 20 their steps along x₁ differ by less "
+        "than 5 %."
+    ),
+    page="playground",
+    setup={"surface": "ravine", "x0": [-4.5, 1.0], "steps": 100,
+           "runs": [_run("adam", "Adam, β₁ = 0, β₂ = 0.9", lr=0.05, betas=[0.0, 0.9]),
+                    _run("rmsprop", "RMSProp, ρ = 0.9", lr=0.05, alpha=0.9)]},
+))
+
+# -- Gradients and initialisation ----------------------------------------------------------
+
+_add(Lesson(
+    id="why-nonlinear-activations",
+    title="Why activation functions must be non-linear",
+    topic="Gradients and initialisation",
+    deck=deck("000"),
+    slide="About this week (Week 2)",
+    explanation=(
+        "Without a non-linear activation two hidden layers collapse into one matrix product: the "
+        "whole network is a linear function of its input, and a linear boundary cannot separate "
+        "one circle from the ring around it. The same network with tanh or ReLU between the "
+        "layers bends its boundary around the inner circle."
+    ),
+    claim=(
+        "With the identity activation the trained network's outputs are an exact affine function "
+        "of the inputs and its validation accuracy stays below 0.6; with tanh and with ReLU it "
+        "passes 0.95."
+    ),
+    page="train",
+    setup={"config": {"dataset": "circles", "hidden": [16, 16], "activation": "identity",
+                      "epochs": 60, "mode": "minibatch", "batch_size": 32,
+                      "optimizer": "adam", "optimizer_params": {"lr": 0.01}},
+           "label": "Identity (linear) activation",
+           "variants": [{"label": "tanh", "changes": {"activation": "tanh"}},
+                        {"label": "ReLU", "changes": {"activation": "relu"}}]},
+))
+
+# -- Batch size and modes ---------------------------------------------------------------------
+
+_add(Lesson(
+    id="batch-size-timing-large",
+    title="Batch size and training time: a large network",
+    topic="Batch size and modes",
+    deck=deck("001"),
+    slide="BATCH SIZE AS A HYPERPARAMETER",
+    explanation=(
+        "The same table with the deck's big 512-512-512 ReLU network: per epoch every batch size "
+        "does the same arithmetic, only cut into more or fewer updates. With 400 times more "
+        "weights than the small lesson's network, each update's matrix products dwarf its fixed "
+        "cost, so time per epoch depends much less on the batch size: compare the two timing "
+        "tables' ratios. (The deck's 784-512-512-512-10 net has 930,816 weights by its own sum, "
+        "not the 3.285.504 it prints.)"
+    ),
+    claim=(
+        "Every batch size sees all training samples once per epoch; b = 16 makes ⌈n/16⌉ updates, "
+        "34 times as many as b = 1000's 2, and the network has more than 400 times the small "
+        "lesson's parameters per update."
+    ),
+    page="modes",
+    setup={"config": {"dataset": "digits", "hidden": [512, 512, 512], "activation": "relu",
+                      "epochs": 1, "optimizer": "sgd", "optimizer_params": {"lr": 0.01}},
+           "batch_sizes": [16, 100, 1000]},
 ))
 
 

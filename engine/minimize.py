@@ -14,6 +14,13 @@ f(x) after every update. Every optimizer's ``step`` receives a
 ``closure(params) -> (loss, grad)`` on the surface; only L-BFGS-style
 optimizers use it. All arithmetic is float64.
 
+Gradient clipping works as in training (:func:`engine.train`): with
+``clip_value > 0`` every coordinate of the gradient is clipped to
+``[−clip_value, clip_value]``, then with ``clip_norm > 0`` a gradient whose
+norm exceeds ``h = clip_norm`` is rescaled to ``h·g/‖g‖`` (deck 001
+"if ‖∇θ‖ > h: ∇θ ← h∇θ/‖∇θ‖"). 0 turns either off. The closure handed to
+L-BFGS-style optimizers returns the raw gradient, as in training.
+
 Divergence is a result, not an error: from the first iterate that is not
 finite (or whose computation overflows), that row and all later rows are NaN.
 Unknown surface, optimizer or schedule names, and bad hyperparameters, raise
@@ -22,6 +29,7 @@ Unknown surface, optimizer or schedule names, and bad hyperparameters, raise
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,19 +45,24 @@ def minimize(
     steps: int,
     schedule: str = "constant",
     schedule_params: Mapping[str, Any] | None = None,
+    clip_norm: float = 0.0,
+    clip_value: float = 0.0,
     **hparams: Any,
 ) -> np.ndarray:
     """Trajectory of ``optimizer`` on ``surface``: an array of shape ``(steps + 1, dim)``.
 
     Row 0 is ``x0`` (the surface's default start when ``x0`` is None); row t
     is the iterate after update t. Rows from the first non-finite iterate on
-    are NaN. ``hparams`` go to ``engine.optim.create(optimizer, ...)``.
+    are NaN. ``hparams`` go to ``engine.optim.create(optimizer, ...)``;
+    ``clip_norm`` / ``clip_value`` clip each gradient as training does.
     """
     spec = surfaces.get(surface)
     dim, f, grad = spec.extra["dim"], spec.extra["f"], spec.extra["grad"]
     x = _start(spec, x0)
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps: {steps!r} is not allowed; allowed: a whole number ≥ 0")
+    clip_norm = _clip_arg("clip_norm", clip_norm)
+    clip_value = _clip_arg("clip_value", clip_value)
     opt = optim.create(optimizer, **hparams)
     sched, plateau = _schedule(opt, optimizer, schedule, schedule_params, max(int(steps), 1))
 
@@ -64,7 +77,10 @@ def minimize(
             try:
                 if sched is not None:
                     opt.lr = sched(t)
-                opt.step(x, grad(x), state, closure=closure)
+                g = grad(x)
+                if clip_norm > 0 or clip_value > 0:
+                    clip(g, clip_norm, clip_value)
+                opt.step(x, g, state, closure=closure)
                 if not np.isfinite(x).all():
                     break
                 if plateau:
@@ -92,6 +108,27 @@ def minimize_many(
         schedule_params = hp.pop("schedule_params", None)
         out.append(minimize(surface, name, x0, steps, schedule, schedule_params, **hp))
     return out
+
+
+def clip(g: np.ndarray, clip_norm: float = 0.0, clip_value: float = 0.0) -> np.ndarray:
+    """Clip ``g`` in place, as training does: by value first, then by global norm."""
+    if clip_value > 0:
+        np.clip(g, -clip_value, clip_value, out=g)
+    if clip_norm > 0:
+        norm = math.sqrt(float(np.dot(g, g)))
+        if norm > clip_norm:
+            g *= clip_norm / norm
+    return g
+
+
+def _clip_arg(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(value, bool) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name}: {value!r} is not allowed; allowed: a number ≥ 0 (0 turns it off)")
+    return v
 
 
 def _start(spec, x0) -> np.ndarray:

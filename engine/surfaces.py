@@ -31,6 +31,7 @@ polished with Newton's method in float64; their gradient is below 1e-13.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -304,6 +305,138 @@ register(
     ],
     f_min=0.0,
 )
+
+
+# -- deck 001: a cliff, a multimodal landscape; a constant slope -------------------
+
+CLIFF_H, CLIFF_K, CLIFF_S, CLIFF_M = 40.0, 4.0, 0.5, 2.0  # height, sharpness, valley curvature, floor
+
+
+def _cliff(x1, x2):
+    return 0.5 * CLIFF_S * (x1 - CLIFF_M) ** 2 + 0.5 * x2**2 + 0.5 * CLIFF_H * (1 - np.tanh(CLIFF_K * x1))
+
+
+def _cliff_grad(x1, x2):
+    th = np.tanh(CLIFF_K * x1)
+    return (CLIFF_S * (x1 - CLIFF_M) - 0.5 * CLIFF_H * CLIFF_K * (1 - th**2), x2 + 0 * x1)
+
+
+def _newton_1d(fp, fpp, x: float, iters: int = 60) -> float:
+    """A root of ``fp`` near ``x`` (a critical point of a 1-D cross-section), in float64."""
+    for _ in range(iters):
+        step = fp(x) / fpp(x)
+        x -= step
+        if abs(step) < 1e-16 * max(1.0, abs(x)):
+            break
+    return float(x)
+
+
+def _cliff_fp(x1):
+    return float(_cliff_grad(x1, 0.0)[0])
+
+
+def _cliff_fpp(x1):
+    th = math.tanh(CLIFF_K * x1)
+    return CLIFF_S + CLIFF_H * CLIFF_K**2 * th * (1 - th**2)
+
+
+# the cliff's tail still pulls a little at x₁ = 2: the minimum sits 7e-5 to the right
+CLIFF_MIN = (_newton_1d(_cliff_fp, _cliff_fpp, CLIFF_M), 0.0)
+
+register(
+    "cliff", _cliff, _cliff_grad,
+    label="Cliff ¼(x₁ − 2)² + ½x₂² + 20(1 − tanh 4x₁)",
+    help="A plateau that drops 40 units over a width of about ½ into a valley: on the cliff face "
+         "the gradient is about 80 and one GD step catapults the iterate; clipping caps it.",
+    reference="Deck 001 'Cliffs and exploding gradients' (Goodfellow et al. 2016, Fig. 8.3); "
+              "Pascanu et al. 2013",
+    bounds=[(-4.0, 6.0), (-2.0, 2.0)],
+    start=[-2.5, 1.0],
+    minima=[CLIFF_MIN],
+    minima_labels=["global"],
+    f_min=float(_cliff(*CLIFF_MIN)),
+)
+
+RASTRIGIN_A = 10.0
+
+
+def _rastrigin(x1, x2):
+    a, w = RASTRIGIN_A, 2 * PI
+    return 2 * a + x1**2 - a * np.cos(w * x1) + x2**2 - a * np.cos(w * x2)
+
+
+def _rastrigin_grad(x1, x2):
+    a, w = RASTRIGIN_A, 2 * PI
+    return (2 * x1 + a * w * np.sin(w * x1), 2 * x2 + a * w * np.sin(w * x2))
+
+
+def _ras_fp(x):
+    return 2 * x + RASTRIGIN_A * 2 * PI * math.sin(2 * PI * x)
+
+
+def _ras_fpp(x):
+    return 2 + RASTRIGIN_A * (2 * PI) ** 2 * math.cos(2 * PI * x)
+
+
+# 1-D critical points of x² − A cos 2πx: minima just inside the integers, maxima near the half-integers
+RASTRIGIN_MINIMA_1D = tuple(_newton_1d(_ras_fp, _ras_fpp, float(k)) for k in range(0, 5))
+RASTRIGIN_MAXIMA_1D = tuple(_newton_1d(_ras_fp, _ras_fpp, k + 0.5) for k in range(0, 4))
+
+register(
+    "rastrigin", _rastrigin, _rastrigin_grad,
+    label="Rastrigin (many local minima)",
+    help="20 + Σ(xᵢ² − 10 cos 2πxᵢ): an egg-crate of local minima near every integer point on a "
+         "bowl; the global minimum 0 is at the origin.",
+    reference="Deck 001 'Example: multimodal function'; Rastrigin 1974",
+    bounds=[(-5.12, 5.12), (-5.12, 5.12)],
+    start=[3.2, -2.8],
+    minima=[(0.0, 0.0),
+            (RASTRIGIN_MINIMA_1D[1], 0.0),
+            (RASTRIGIN_MINIMA_1D[1], RASTRIGIN_MINIMA_1D[1]),
+            (RASTRIGIN_MINIMA_1D[2], -RASTRIGIN_MINIMA_1D[2]),
+            (RASTRIGIN_MINIMA_1D[3], -RASTRIGIN_MINIMA_1D[3])],
+    minima_labels=["global", "local", "local", "local", "local"],
+    saddles=[(RASTRIGIN_MAXIMA_1D[0], 0.0), (0.0, RASTRIGIN_MAXIMA_1D[0]),
+             (RASTRIGIN_MAXIMA_1D[1], RASTRIGIN_MINIMA_1D[1])],
+    f_min=0.0,
+)
+
+register(
+    "slope",
+    lambda x: 0.5 * x,
+    lambda x: (0.5 + 0 * x,),
+    label="Constant slope f(x) = x/2",
+    help="The same gradient 1/2 everywhere: momentum speeds up to its terminal velocity "
+         "α·g/(1 − μ) while gradient descent keeps stepping α·g.",
+    reference="Deck 001 'Momentum' (terminal velocity 1/(1 − φ))",
+    bounds=[(-120.0, 5.0)],
+    start=[0.0],
+)
+
+
+def hessian(surface: str, x: Sequence[float] | np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """The Hessian of ``surface`` at ``x``: central differences of its analytic gradient.
+
+    ``H[:, i] = (∇f(x + h·eᵢ) − ∇f(x − h·eᵢ)) / 2h``, symmetrised; the step is
+    ``h·max(1, |xᵢ|)``. Its eigenvalues tell a minimum (all > 0) from a saddle
+    (mixed signs), deck 001 'Flat regions'.
+    """
+    ex = get(surface).extra
+    x = np.asarray(x, np.float64).reshape(-1)
+    if x.shape != (ex["dim"],):
+        raise ValueError(f"x: {x.tolist()!r} is not allowed; allowed: {ex['dim']} numbers")
+    n = x.size
+    H = np.empty((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = h * max(1.0, abs(x[i]))
+        H[:, i] = (ex["grad"](x + e) - ex["grad"](x - e)) / (2 * e[i])
+    return 0.5 * (H + H.T)
+
+
+def curvature(surface: str, x: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(eigenvalues, eigenvectors)`` of :func:`hessian`, eigenvalues ascending."""
+    return np.linalg.eigh(hessian(surface, x))
 
 
 def get(name: str) -> Spec:

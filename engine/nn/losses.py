@@ -10,6 +10,12 @@ softmax_ce      softmax    multiclass   mean over the batch of
 identity_mse    identity   regression   mean over all elements of (z - y)^2
 =============== ========== ============ =========================================
 
+Three more forms of the regression loss, chosen with
+``loss_for_output("identity", mse_form)`` (:data:`MSE_FORMS`), differ from
+``identity_mse`` only by a constant factor: ``identity_mse_half_sum``
+(deck 002's ½ Σ over outputs, mean over samples), ``identity_mse_sum`` and
+``identity_mse_half``.
+
 For these pairs the gradient with respect to the logits is the residual
 ``y_hat - y`` divided by the number of averaged terms (times 2 for MSE): the
 shortcut scikit-learn documents in ``_backprop``. The losses match torch's
@@ -188,8 +194,78 @@ _register("identity_mse", "Identity + mean squared error", "identity", "regressi
           "torch.nn.MSELoss")
 
 
-def loss_for_output(output: str) -> Spec:
-    """The loss spec matched to an output activation."""
+# -- the other forms of MSE ---------------------------------------------------
+#
+# deck 002 writes the regression loss L(y, ŷ) = ½ Σᵢ (ŷᵢ − yᵢ)²: a half, and a sum over
+# the k outputs (then averaged over the batch, as every deck averages over samples).
+# torch's MSELoss (``identity_mse``) averages over outputs too and has no half, so its
+# gradient is 2/k times the deck's. The forms below differ from it only by a constant
+# factor c/d on the loss and on dL/dz: same minimiser, a rescaled learning rate.
+
+def _mse_form(half: bool, over_outputs: str):
+    c = 0.5 if half else 1.0
+
+    def divisor(z) -> int:  # z: (k, n) class-major, or (K, k, n) stacked
+        return z.shape[-1] * (z.shape[-2] if over_outputs == "mean" else 1)
+
+    def value_t(z, Y) -> float:
+        r = z - Y
+        return c * float(np.vdot(r, r)) / divisor(z)
+
+    def train_t(z, Y, p, delta) -> float:
+        d = divisor(z)
+        if p is not z:
+            np.copyto(p, z)
+        np.subtract(z, Y, out=delta)
+        loss = c * float(np.vdot(delta, delta)) / d
+        delta *= 2.0 * c / d
+        return loss
+
+    def train_stacked(z, Y, p, delta) -> list[float]:
+        d = divisor(z)
+        if p is not z:
+            np.copyto(p, z)
+        np.subtract(z, Y, out=delta)
+        losses = [c * float(np.vdot(dk, dk)) / d for dk in delta]
+        delta *= 2.0 * c / d
+        return losses
+
+    return value_t, train_t, train_stacked
+
+
+_register("identity_mse_half_sum", "Identity + ½ Σ squared error (deck 002)", "identity", "regression",
+          identity_t, *_mse_form(True, "sum"),
+          "½ Σ over outputs of (z − y)², mean over samples; dL/dz = (z − y) / n.",
+          "Deck 002 'Review. Backpropagation': L(y, ŷ) = ½ Σᵢ (ŷᵢ − yᵢ)²")
+_register("identity_mse_sum", "Identity + Σ squared error", "identity", "regression",
+          identity_t, *_mse_form(False, "sum"),
+          "Σ over outputs of (z − y)², mean over samples; dL/dz = 2 (z − y) / n.",
+          "torch.nn.MSELoss(reduction='sum') / n")
+_register("identity_mse_half", "Identity + ½ mean squared error", "identity", "regression",
+          identity_t, *_mse_form(True, "mean"),
+          "½ mean over all elements of (z − y)²; dL/dz = (z − y) / (n k).",
+          "Nielsen, Neural Networks and Deep Learning, eq. (6) (½ of the MSE)")
+
+# RunConfig-style choice -> loss name, for regression outputs
+MSE_FORMS = {
+    "mean": "identity_mse",
+    "half_mean": "identity_mse_half",
+    "sum": "identity_mse_sum",
+    "half_sum": "identity_mse_half_sum",
+}
+
+
+def loss_for_output(output: str, mse_form: str = "mean") -> Spec:
+    """The loss spec matched to an output activation.
+
+    ``mse_form`` picks the regression loss for the identity output (one of
+    :data:`MSE_FORMS`; ``"half_sum"`` is deck 002's ½ Σ) and is ignored for
+    the other outputs.
+    """
     if output not in OUTPUT_LOSS:
         raise ValueError(f"output: {output!r} is not allowed; allowed: {', '.join(OUTPUT_LOSS)}")
+    if mse_form not in MSE_FORMS:
+        raise ValueError(f"mse_form: {mse_form!r} is not allowed; allowed: {', '.join(MSE_FORMS)}")
+    if output == "identity":
+        return LOSSES[MSE_FORMS[mse_form]]
     return LOSSES[OUTPUT_LOSS[output]]

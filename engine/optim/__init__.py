@@ -18,6 +18,7 @@ from engine.optim import (  # noqa: F401, I001  (importing registers; this order
     rprop,
     lbfgs,
     book,
+    deck,
     gradlr,
     adabound,
     lookahead,

@@ -117,7 +117,7 @@ register(Spec(
     (Hyper("lr", 0.1, 0.0, 1000.0, log=True, help="Learning rate α."),
      Hyper("momentum", 0.9, 0.0, 1.0, high_open=True, help="Momentum μ (the slides' μ or φ)."),
      WEIGHT_DECAY),
-    help="Gradient descent with momentum: v ← μv − αg; θ ← θ + v (sgd with momentum).",
+    help="torch-form momentum: b ← μb + g; θ ← θ − αb (equals the slides' v ← μv − αg at constant α).",
     reference="Deck 000 'momentum_gd'; Deck 001 Alg. 2; Polyak 1964",
     factory=_sgd_preset(),
     label="Momentum (deck)",

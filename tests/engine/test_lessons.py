@@ -288,6 +288,10 @@ def _(o):
     assert t["time_per_epoch_s"].gt(0).all()
     np.testing.assert_allclose(t["updates_per_s"], t["updates_per_epoch"] / t["time_per_epoch_s"])
     np.testing.assert_allclose(t["samples_per_s"], n_train / t["time_per_epoch_s"])
+    # the claim is about counts: an epoch sees every sample, b = 16 makes 34× b = 1000's updates
+    assert all(int(r.history["samples_seen"].iloc[-1]) == n_train * r.config.epochs for r in results(o))
+    upe = dict(zip(t["batch_size"], t["updates_per_epoch"], strict=True))
+    assert upe[16] == math.ceil(n_train / 16) and upe[1000] == 2 and upe[16] == 34 * upe[1000]
     # that time per epoch falls as the batch grows is the lesson's figure, not a test:
     # wall-clock comparisons fail on a busy machine
 
@@ -389,6 +393,139 @@ def _(o):
     assert np.linalg.norm(adam[-1] - 1) > 0.3
 
 
+@check("lr-too-large-too-small")
+def _(o):
+    small, right, large = paths(o)
+    d0 = np.linalg.norm(small[0])
+    assert np.linalg.norm(small[-1]) > 0.5 * d0
+    assert np.linalg.norm(right[-1]) < 1e-6
+    assert np.linalg.norm(large[-1]) == pytest.approx(1.5**50 * d0, rel=1e-9)
+    f = surfaces.get("quadratic").extra["f"]
+    assert f(large[-1]) > 1e17 * f(large[0])
+
+
+@check("hessian-saddle-vs-minimum")
+def _(o):
+    fast, slow = paths(o)
+    saddle = np.array(surfaces.get("himmelblau").extra["saddles"][0])
+    eig_saddle, _ = surfaces.curvature("himmelblau", saddle)
+    eig_min, _ = surfaces.curvature("himmelblau", [3.0, 2.0])
+    assert eig_saddle[0] < 0 < eig_saddle[1]
+    assert (eig_min > 0).all()
+    np.testing.assert_allclose(eig_saddle, [-31.7, 75.5], atol=0.05)
+    np.testing.assert_allclose(eig_min, [25.7, 82.3], atol=0.05)
+    for p in (fast, slow):
+        assert np.linalg.norm(p[-1] - [3.0, 2.0]) < 1e-3
+    assert np.linalg.norm(slow[20] - saddle) < 0.5
+    assert np.linalg.norm(fast[20] - saddle) > 0.5
+
+
+@check("cliff-clipping")
+def _(o):
+    raw, clipped = paths(o)
+    x_min = np.array(surfaces.get("cliff").extra["minima"][0])
+
+    def steps(p):
+        return np.linalg.norm(np.diff(p, axis=0), axis=1)
+
+    def first_within(p, tol=1e-3):
+        return int(np.argmax(np.linalg.norm(p - x_min, axis=1) < tol))
+
+    assert steps(raw).max() > 15 and raw[:, 0].max() > 15
+    assert first_within(raw) > 60
+    assert steps(clipped).max() <= 0.3 + 1e-12
+    assert clipped[:, 0].max() <= x_min[0] + 1e-9
+    assert 0 < first_within(clipped) <= 60
+
+
+@check("escape-local-minima")
+def _(o):
+    gd, mom, adam, lucky, unlucky = paths(o)
+    f = surfaces.get("rastrigin").extra["f"]
+    local = np.array([2.984855701039481, -2.984855701039481])
+    for p in (gd, mom, adam):
+        assert np.linalg.norm(p[-1] - local) < 1e-3
+        assert f(p[-1]) == pytest.approx(17.909, abs=1e-3)
+    assert np.linalg.norm(lucky[-1]) < 1e-3
+    assert f(unlucky[-1]) > f(local) + 1
+
+
+@check("terminal-velocity")
+def _(o):
+    gd, half, ninety = paths(o)
+    alpha, g = 0.1, 0.5
+    np.testing.assert_allclose(np.diff(gd[:, 0]), -alpha * g, rtol=1e-12)
+    for p, phi in ((half, 0.5), (ninety, 0.9)):
+        k = np.arange(1, len(p))
+        np.testing.assert_allclose(-np.diff(p[:, 0]), alpha * g * (1 - phi**k) / (1 - phi), rtol=1e-9)
+        assert abs(-(p[-1, 0] - p[-2, 0]) - alpha * g / (1 - phi)) < 1e-3
+
+
+@check("momentum-deck-vs-torch-form")
+def _(o):
+    torch_c, deck_c, torch_k, deck_k = (p[:, 0] for p in paths(o))
+    np.testing.assert_allclose(torch_c, deck_c, atol=1e-9)
+    assert round(float(torch_k[-1]), 4) == 3.2767
+    assert round(float(deck_k[-1]), 4) == 3.2429
+
+
+@check("sgd-vs-adaptive-deck-settings")
+def _(o):
+    sgd, ada, rms, adam = runs = results(o)
+    assert all(r.config.optimizer_params["weight_decay"] == 0.001 for r in runs)
+    final = [float(r.history["val_loss"].iloc[-1]) for r in runs]
+    assert final[2] == min(final) and final[3] == max(final)
+    for r in (sgd, ada, rms):
+        assert val_metric(r) > 0.9, r.config.optimizer
+
+
+@check("deck000-four-optimizers")
+def _(o):
+    runs = results(o)
+    assert all(r.config.mode == "batch" and int(r.history["updates"].iloc[-1]) == 200 for r in runs)
+    gd, ada, rms, adam = (float(r.history["val_loss"].iloc[-1]) for r in runs)
+    assert gd > ada > rms > adam
+    assert gd > 0.69 and adam < 0.05
+
+
+@check("adam-beta1-zero-is-rmsprop")
+def _(o):
+    adam, rms = paths(o)
+    sa, sr = np.abs(np.diff(adam, axis=0)), np.abs(np.diff(rms, axis=0))
+    np.testing.assert_allclose(sa[0], 0.05, rtol=1e-6)
+    np.testing.assert_allclose(sr[0] / sa[0], 1 / math.sqrt(1 - 0.9), rtol=1e-6)
+    assert abs(sr[19, 0] / sa[19, 0] - 1) < 0.05
+
+
+@check("why-nonlinear-activations")
+def _(o):
+    linear, tanh, relu = results(o)
+    net, ds = net_and_data(linear.config)
+    z = net.logits(linear.params, ds.X_val, linear.model_state)
+    A = np.hstack([ds.X_val, np.ones((len(ds.X_val), 1))])
+    coef, *_ = np.linalg.lstsq(A, z, rcond=None)
+    np.testing.assert_allclose(A @ coef, z, atol=1e-9 * (1 + np.abs(z).max()))  # an affine map
+    assert val_metric(linear) < 0.6
+    assert val_metric(tanh) > 0.95 and val_metric(relu) > 0.95
+
+
+@check("batch-size-timing-large")
+def _(o):
+    t = o.timing
+    big = results(o)[0]
+    cfg = big.config
+    n_train = data.split_sizes(cfg.dataset, cfg.dataset_params, cfg.val_fraction, cfg.test_fraction)[0]
+    assert t["updates_per_epoch"].tolist() == [math.ceil(n_train / b) for b in (16, 100, 1000)]
+    assert t["updates_per_epoch"].iloc[0] == 34 * t["updates_per_epoch"].iloc[-1]
+    assert all(int(r.history["samples_seen"].iloc[-1]) == n_train for r in results(o))
+    small_cfg = lessons.configs("batch-size-timing")[0]
+    small, _ = net_and_data(small_cfg)
+    large, _ = net_and_data(cfg)
+    assert large.n_params > 400 * small.n_params
+    # the deck's 784-512-512-512-10 weights, by its own sum
+    assert 784 * 512 + 512**2 + 512**2 + 512 * 10 == 930_816 != 3_285_504
+
+
 @pytest.mark.parametrize("lesson_id", list(lessons.LESSONS))
 def test_claim(lesson_id, store):
     fn = CHECKS.get(lesson_id)
@@ -437,8 +574,12 @@ def test_slides_are_quoted_from_their_deck():
         assert lesson.slide in deck_file.read_text(), (lesson.id, lesson.slide)
 
 
+MINIMIZE_ARGS = ("clip_norm", "clip_value")  # minimize()'s own arguments, not optimizer hypers
+
+
 def _check_optimizer(name: str, params: dict, where: str) -> None:
     assert name in optim.REGISTRY, where
+    params = {k: v for k, v in params.items() if k not in MINIMIZE_ARGS}
     resolved = optim.REGISTRY[name].resolve(lessons._params(params), where)
     if "inner" in resolved:
         assert resolved["inner"] in optim.REGISTRY, where
@@ -605,3 +746,50 @@ def test_run_trains_the_missing_runs_in_one_stacked_call(tmp_path):
         assert r.timings["stacked_runs"] == 3.0
         np.testing.assert_array_equal(r.params, alone.results[label].params)
         assert r.key in fresh
+
+
+def test_bias_correction_factors():
+    f = lessons.bias_correction(0.9, np.arange(1, 101))
+    assert f[0] == pytest.approx(10.0) and f[1] == pytest.approx(1 / (1 - 0.81))
+    assert np.all(np.diff(f) < 0) and f[-1] == pytest.approx(1.0, abs=1e-4)
+    # deck 004: E[m_t] = (1 − β^t)·E[g] for a constant gradient, undone by the factor
+    m, g = 0.0, 2.5
+    for t in range(1, 30):
+        m = 0.9 * m + 0.1 * g
+        assert m * lessons.bias_correction(0.9, t) == pytest.approx(g, rel=1e-12)
+    assert lessons.bias_correction(0.0, [1, 5]).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="beta"):
+        lessons.bias_correction(1.0, 3)
+    with pytest.raises(ValueError, match="t:"):
+        lessons.bias_correction(0.9, 0)
+
+
+# -- the coverage table in the docs ------------------------------------------------
+
+COVERAGE = Path(__file__).resolve().parents[2] / "docs" / "deck_coverage.md"
+
+
+def coverage_rows() -> list[list[str]]:
+    rows = []
+    for line in COVERAGE.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.replace("\\|", "¦").strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 5 and cells[0].isdigit():
+            rows.append(cells)
+    return rows
+
+
+def test_coverage_table_names_real_lessons():
+    rows = coverage_rows()
+    assert len(rows) > 40
+    for deck_code, slide, what, lesson_id, notes in rows:
+        assert deck_code in lessons.DECKS, (deck_code, slide)
+        assert what and slide, (deck_code, slide)
+        if lesson_id == "—":
+            assert notes, f"{deck_code} {slide}: a row without a lesson must say why"
+        else:
+            assert lesson_id in lessons.LESSONS, f"{lesson_id!r} is not a lesson"
+
+
+def test_every_lesson_is_in_the_coverage_table():
+    named = {row[3] for row in coverage_rows()}
+    assert sorted(set(lessons.LESSONS) - named) == []

@@ -223,3 +223,68 @@ def test_minimize_many_equals_single_runs():
     np.testing.assert_array_equal(
         many[2], minimize("quartic", "gd", [-5.0], 40, schedule="exponential",
                           schedule_params={"gamma": 0.9}, lr=0.1))
+
+
+# -- gradient clipping, as in training ---------------------------------------------
+
+def test_clip_norm_caps_every_gd_step_by_hand():
+    traj = minimize("cliff", "gd", [-2.5, 1.0], 30, clip_norm=1.0, lr=0.3)
+    grad = SURFACES["cliff"].extra["grad"]
+    x = np.array([-2.5, 1.0])
+    for t in range(1, 31):
+        g = grad(x)
+        n = np.linalg.norm(g)
+        if n > 1.0:
+            g = g / n                     # deck 001: ∇θ ← h∇θ/‖∇θ‖ with h = 1
+        x = x - 0.3 * g
+        np.testing.assert_allclose(traj[t], x, rtol=0, atol=1e-12)
+    assert np.linalg.norm(np.diff(traj, axis=0), axis=1).max() <= 0.3 + 1e-12
+
+
+def test_clip_value_clips_each_coordinate_then_the_norm():
+    x0 = np.array([3.0, -2.0])             # ravine gradient (3, −40)
+    one = minimize("ravine", "gd", x0, 1, clip_value=5.0, lr=0.1)[1]
+    np.testing.assert_allclose(one, x0 - 0.1 * np.array([3.0, -5.0]), atol=1e-15)
+    both = minimize("ravine", "gd", x0, 1, clip_value=5.0, clip_norm=1.0, lr=0.1)[1]
+    g = np.array([3.0, -5.0]) / np.hypot(3.0, 5.0)
+    np.testing.assert_allclose(both, x0 - 0.1 * g, atol=1e-15)
+
+
+def test_clipping_matches_training_semantics():
+    from engine.minimize import clip
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        g = rng.normal(size=5) * 10
+        ours = clip(g.copy(), 2.0, 3.0)
+        expected = np.clip(g, -3.0, 3.0)   # engine.train: value first, then the norm
+        if np.linalg.norm(expected) > 2.0:
+            expected = expected * 2.0 / np.linalg.norm(expected)
+        np.testing.assert_allclose(ours, expected, rtol=1e-15)
+
+
+def test_no_clipping_by_default_and_below_the_threshold():
+    a = minimize("quartic", "gd", [-5.0], 50, lr=0.1)
+    np.testing.assert_array_equal(a, minimize("quartic", "gd", [-5.0], 50, clip_norm=0.0, lr=0.1))
+    # the quartic's slope from 0.5 onwards stays below 1e3: a huge threshold changes nothing
+    np.testing.assert_array_equal(minimize("quartic", "gd", [0.5], 50, lr=0.1),
+                                  minimize("quartic", "gd", [0.5], 50, clip_norm=1e3, lr=0.1))
+
+
+def test_cliff_catapults_gd_unless_clipped():
+    raw = minimize("cliff", "gd", [-2.5, 1.0], 100, lr=0.3)
+    clipped = minimize("cliff", "gd", [-2.5, 1.0], 100, lr=0.3, clip_norm=1.0)
+    assert raw[:, 0].max() > 15 > clipped[:, 0].max()
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "x", True])
+def test_bad_clip_arguments_name_the_field(bad):
+    with pytest.raises(ValueError, match="clip_norm: .* allowed: a number ≥ 0"):
+        minimize("quartic", "gd", [-5.0], 3, clip_norm=bad)
+    with pytest.raises(ValueError, match="clip_value: .* allowed: a number ≥ 0"):
+        minimize("quartic", "gd", [-5.0], 3, clip_value=bad)
+
+
+def test_minimize_many_passes_clipping_through():
+    (a,) = minimize_many("cliff", [("gd", {"lr": 0.3, "clip_norm": 1.0})], [-2.5, 1.0], 20)
+    np.testing.assert_array_equal(a, minimize("cliff", "gd", [-2.5, 1.0], 20, clip_norm=1.0, lr=0.3))

@@ -171,7 +171,9 @@ def test_losses_stable_for_huge_logits(name):
         expected = (2000.0 + 1500.0) / 2
     else:
         Y = np.zeros_like(z)
-        expected = np.mean(z**2)
+        half = 0.5 if "half" in name else 1.0
+        per = z.shape[0] if name.endswith("sum") else z.size  # sum forms: mean over samples only
+        expected = half * np.sum(z**2) / per
     value = spec.extra["value"](z, Y)
     assert math.isfinite(value)
     assert value == pytest.approx(expected, rel=1e-12)
@@ -466,8 +468,75 @@ def test_batchnorm_matches_torch():
 
 def test_registries_are_wired():
     assert set(ACTIVATIONS) == {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"}
-    assert set(LOSSES) == {"sigmoid_bce", "softmax_ce", "identity_mse"}
+    assert set(LOSSES) == {"sigmoid_bce", "softmax_ce", "identity_mse", "identity_mse_half_sum",
+                           "identity_mse_sum", "identity_mse_half"}
     for out, loss in nn.OUTPUT_LOSS.items():
         assert LOSSES[loss].extra["output"] == out
         assert nn.TASK_OUTPUT[LOSSES[loss].extra["task"]] == out
     assert MLP(3, (), 2, output="identity").loss_name == "identity_mse"
+
+
+# -- the forms of MSE (deck 002: L = ½ Σᵢ (ŷᵢ − yᵢ)²) ------------------------------------
+
+Z_MSE = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])   # (n = 2 samples, k = 3 outputs)
+Y_MSE = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("form,c,per_sample", [("mean", 1.0, False), ("half_mean", 0.5, False),
+                                               ("sum", 1.0, True), ("half_sum", 0.5, True)])
+def test_mse_forms_by_hand(form, c, per_sample):
+    from engine.nn.losses import loss_for_output
+
+    spec = loss_for_output("identity", form)
+    r = Z_MSE - Y_MSE
+    n, k = r.shape
+    d = n if per_sample else n * k
+    # deck 002 per sample: ½ Σᵢ (ŷᵢ − yᵢ)², then the mean over the batch
+    expected = c * float((r**2).sum()) / d
+    assert spec.extra["value"](Z_MSE, Y_MSE) == pytest.approx(expected, rel=1e-15)
+    z_t, y_t = np.ascontiguousarray(Z_MSE.T), np.ascontiguousarray(Y_MSE.T)
+    p, delta = np.empty_like(z_t), np.empty_like(z_t)
+    loss = spec.extra["train_t"](z_t.copy(), y_t, p, delta)
+    assert loss == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_allclose(delta.T, 2 * c * r / d, rtol=1e-15)
+    np.testing.assert_array_equal(p, z_t)
+    # the gradient is the loss's: central differences
+    num = np.zeros_like(Z_MSE)
+    for idx in np.ndindex(Z_MSE.shape):
+        e = np.zeros_like(Z_MSE)
+        e[idx] = 1e-6
+        num[idx] = (spec.extra["value"](Z_MSE + e, Y_MSE) - spec.extra["value"](Z_MSE - e, Y_MSE)) / 2e-6
+    np.testing.assert_allclose(delta.T, num, rtol=1e-7, atol=1e-10)
+    # K runs stacked: bit-identical to one call each
+    zs = np.stack([z_t, 2 * z_t])
+    ps, ds = np.empty_like(zs), np.empty_like(zs)
+    losses = spec.extra["train_stacked"](zs.copy(), y_t, ps, ds)
+    for kk in range(2):
+        p1, d1 = np.empty_like(z_t), np.empty_like(z_t)
+        assert losses[kk] == spec.extra["train_t"](zs[kk].copy(), y_t, p1, d1)
+        np.testing.assert_array_equal(ds[kk], d1)
+
+
+def test_deck_mse_gradient_is_k_over_2_times_torch_mse():
+    from engine.nn.losses import loss_for_output
+
+    k = Z_MSE.shape[1]
+    grads = {}
+    for form in ("mean", "half_sum"):
+        spec = loss_for_output("identity", form)
+        z_t, y_t = np.ascontiguousarray(Z_MSE.T), np.ascontiguousarray(Y_MSE.T)
+        delta = np.empty_like(z_t)
+        spec.extra["train_t"](z_t.copy(), y_t, np.empty_like(z_t), delta)
+        grads[form] = delta
+    np.testing.assert_allclose(grads["half_sum"], k / 2 * grads["mean"], rtol=1e-15)
+
+
+def test_mse_form_only_affects_the_identity_output_and_is_validated():
+    from engine.nn.losses import MSE_FORMS, loss_for_output
+
+    assert loss_for_output("identity").name == "identity_mse"
+    assert loss_for_output("identity", "half_sum").name == "identity_mse_half_sum"
+    assert loss_for_output("softmax", "half_sum").name == "softmax_ce"
+    assert set(MSE_FORMS) == {"mean", "half_mean", "sum", "half_sum"}
+    with pytest.raises(ValueError, match="mse_form: 'half' is not allowed; allowed: mean"):
+        loss_for_output("identity", "half")

@@ -109,3 +109,29 @@ def test_rmsprop_deck_form_is_the_book_form():
         vals.append(val)
     ours = run_1d("rmsprop_book", 0.5, 50, lr=0.05, rho=rho, eps=1e-6)[1:]
     np.testing.assert_allclose(ours, vals, atol=1e-12)
+
+
+def momentum_gd_lrdecay(start_val, alpha, mu, decay, n_iter=100):
+    """Deck 000's momentum_gd with its α ← K·α decay before every update."""
+    val, mom = start_val, 0
+    for _ in range(n_iter):
+        alpha *= decay
+        grad = -alpha * obj_fun_deriv(val)
+        mom = mu * mom + grad
+        val += mom
+    return val
+
+
+@pytest.mark.parametrize("x0,mu", [(5, 0.1), (-5, 0.1), (-5, 0.9)])
+def test_momentum_deck_reproduces_momentum_gd_bit_for_bit(x0, mu):
+    expected = momentum_gd_lrdecay(float(x0), 0.1, mu, 1.0)
+    assert run_1d("momentum_deck", x0, lr=0.1, momentum=mu)[-1] == expected
+
+
+def test_momentum_deck_follows_the_deck_loop_under_decay_and_torch_form_does_not():
+    from engine.minimize import minimize
+
+    deck = momentum_gd_lrdecay(-5.0, 0.1, 0.9, 0.97)
+    kw = {"schedule": "exponential", "schedule_params": {"gamma": 0.97}, "lr": 0.1, "momentum": 0.9}
+    assert minimize("quartic", "momentum_deck", [-5.0], 100, **kw)[-1, 0] == pytest.approx(deck, abs=1e-12)
+    assert abs(minimize("quartic", "momentum", [-5.0], 100, **kw)[-1, 0] - deck) > 0.03

@@ -495,3 +495,148 @@ def test_adam_without_bias_correction(hp):
 def test_adam_without_bias_correction_first_step_is_too_long():
     x1 = run("adam_nobc", 1, lr=0.1)[0]
     np.testing.assert_allclose(np.abs(x1 - X0), 0.1 * 0.1 / np.sqrt(0.001), rtol=1e-4)  # ε/√v ≤ 3e-5
+
+
+# -- the decks' own forms (engine/optim/deck.py) ------------------------------------
+
+def _sched_run(name, lrs, grads=G, x0=X0, **hp):
+    """Like :func:`run`, with ``opt.lr = lrs[t]`` before update t (a schedule)."""
+    x = x0.copy()
+    opt = create(name, lr=lrs[0], **hp)
+    state = opt.init(x)
+    out = []
+    for lr, g in zip(lrs, grads, strict=False):
+        opt.lr = lr
+        opt.step(x, g.copy(), state)
+        out.append(x.copy())
+    return out
+
+
+def test_momentum_deck_by_hand():
+    lr, mu, wd = 0.1, 0.9, 0.01
+    v = np.zeros(4)
+    x, expected = X0.copy(), []
+    for g in G:
+        v = mu * v - lr * (g + wd * x)        # v ← μv − α(g + λθ)
+        x = x + v
+        expected.append(x)
+    check(run("momentum_deck", lr=lr, momentum=mu, weight_decay=wd), expected)
+
+
+def test_nesterov_deck_by_hand():
+    lr, mu = 0.1, 0.9
+    v = np.zeros(4)
+    x, expected = X0.copy(), []
+    for g in G:
+        v = mu * v - lr * g                    # deck 000: mom = mu*mom + grad
+        x = x + mu * v - lr * g                #           val += mu*mom + grad
+        expected.append(x)
+    check(run("nesterov_deck", lr=lr, momentum=mu), expected)
+
+
+@pytest.mark.parametrize("deck_name,torch_name,extra", [
+    ("momentum_deck", "momentum", {}), ("nesterov_deck", "nesterov", {}),
+])
+def test_deck_momentum_equals_torch_form_at_constant_lr(deck_name, torch_name, extra):
+    ours = run(deck_name, lr=0.1, momentum=0.9, weight_decay=0.01)
+    torch_form = run(torch_name, lr=0.1, momentum=0.9, weight_decay=0.01)
+    np.testing.assert_allclose(ours, torch_form, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("deck_name,torch_name", [("momentum_deck", "momentum"),
+                                                  ("nesterov_deck", "nesterov")])
+def test_deck_momentum_differs_from_torch_form_under_a_schedule(deck_name, torch_name):
+    lrs = [0.1, 0.05, 0.025]
+    ours = _sched_run(deck_name, lrs, momentum=0.9)
+    torch_form = _sched_run(torch_name, lrs, momentum=0.9)
+    # step 1 agrees; from step 2 the deck's velocity keeps the old step size 0.1·g₁,
+    # torch's buffer rescales g₁ by the new 0.05
+    np.testing.assert_allclose(ours[0], torch_form[0], atol=1e-15)
+    if deck_name == "momentum_deck":
+        v1 = -0.1 * G[0]
+        expected2 = ours[0] + 0.9 * v1 - 0.05 * G[1]
+        b2 = 0.9 * G[0] + G[1]
+        expected_torch2 = torch_form[0] - 0.05 * b2
+        check([ours[1]], [expected2])
+        check([torch_form[1]], [expected_torch2])
+    assert np.abs(ours[1] - torch_form[1]).max() > 1e-3
+
+
+def test_momentum_deck_vs_torch_form_on_the_quartic_with_decay():
+    from engine.minimize import minimize
+
+    kw = {"schedule": "exponential", "schedule_params": {"gamma": 0.97}, "lr": 0.1, "momentum": 0.9}
+    torch_form = minimize("quartic", "momentum", [-5.0], 100, **kw)[-1, 0]
+    deck_form = minimize("quartic", "momentum_deck", [-5.0], 100, **kw)[-1, 0]
+    assert round(torch_form, 4) == 3.2767
+    assert round(deck_form, 4) == 3.2429
+
+
+@pytest.mark.parametrize("name,wd,decoupled", [("adam_deck", 0.0, False), ("adam_deck", 0.1, False),
+                                               ("adam_deck", 0.1, True), ("adamw_deck", 0.1, True)])
+def test_adam_deck_eps_inside_v_hat_by_hand(name, wd, decoupled):
+    lr, b1, b2, eps = 0.1, 0.9, 0.99, 0.5   # a big ε: inside vs outside the root is visible
+    m, v, x, expected = np.zeros(4), np.zeros(4), X0.copy(), []
+    for t, g in enumerate(G, start=1):
+        if decoupled:
+            x = x * (1 - lr * wd)
+        else:
+            g = g + wd * x
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        x = x - lr * m_hat / np.sqrt(v_hat + eps)   # deck 001: −μ ŝ/√(r̂ + β)
+        expected.append(x)
+    hp = {"lr": lr, "betas": (b1, b2), "eps": eps, "weight_decay": wd}
+    if name == "adam_deck":
+        hp["decoupled_weight_decay"] = decoupled
+    check(run(name, **hp), expected)
+
+
+def test_adam_deck_eps_inside_v_by_hand():
+    lr, b1, b2, eps = 0.1, 0.9, 0.99, 0.5
+    m, v, x, expected = np.zeros(4), np.zeros(4), X0.copy(), []
+    for t, g in enumerate(G, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        eta_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        x = x - eta_t * m / np.sqrt(v + eps)          # deck 004: η_t·m/√(v + ε)
+        expected.append(x)
+    check(run("adam_deck", lr=lr, betas=(b1, b2), eps=eps, eps_under="v"), expected)
+
+
+def test_adam_deck_first_step_is_lr_times_g_over_sqrt_g2_plus_eps():
+    (x1,) = run("adam_deck", 1, lr=0.1, eps=0.5)
+    check([x1], [X0 - 0.1 * G[0] / np.sqrt(G[0] ** 2 + 0.5)])
+
+
+@pytest.mark.parametrize("under", ["v_hat", "v"])
+@pytest.mark.parametrize("deck_name,torch_name", [("adam_deck", "adam"), ("adamw_deck", "adamw")])
+def test_adam_deck_without_eps_is_torch_adam(under, deck_name, torch_name):
+    hp = {"lr": 0.1, "betas": (0.9, 0.99), "eps": 0.0, "weight_decay": 0.05}
+    np.testing.assert_allclose(run(deck_name, eps_under=under, **hp), run(torch_name, **hp),
+                               rtol=1e-13, atol=1e-14)
+
+
+def test_adam_deck_differs_from_torch_with_a_big_eps():
+    hp = {"lr": 0.1, "betas": (0.9, 0.99), "eps": 0.5}
+    a, b = run("adam_deck", **hp), run("adam", **hp)
+    assert np.abs(a[-1] - b[-1]).max() > 1e-2
+
+
+def test_deck000_presets_by_hand():
+    g = G[0]
+    (x1,) = run("adagrad_deck000", 1, lr=0.1)
+    check([x1], [X0 - 0.1 * g / np.sqrt(g * g + 1e-6)])          # √(G + ε), ε = 1e-6
+    (x1,) = run("rmsprop_deck000", 1, lr=0.1)
+    check([x1], [X0 - 0.1 * g / np.sqrt(0.9 * g * g + 1e-6)])    # G = 0.1·0 + 0.9·g²
+    (x1,) = run("adam_deck000", 1, lr=0.1)
+    check([x1], [X0 - 0.1 * g / (np.abs(g) + 1e-6)])             # m̂ = g, √v̂ = |g|, ε outside
+
+
+def test_deck000_presets_equal_their_general_forms():
+    np.testing.assert_array_equal(run("adagrad_deck000", lr=0.1),
+                                  run("adagrad_book", lr=0.1, eps=1e-6, eps_inside_sqrt=True))
+    np.testing.assert_array_equal(run("rmsprop_deck000", lr=0.1),
+                                  run("rmsprop_book", lr=0.1, rho=0.1, eps=1e-6))
+    np.testing.assert_array_equal(run("adam_deck000", lr=0.1), run("adam", lr=0.1, eps=1e-6))

@@ -47,6 +47,13 @@ CONVERGENCE = {
     "adabound": ({"lr": 0.1}, 250),
     "adam_nobc": ({"lr": 0.1}, 250),
     "lookahead": ({"inner": "sgd", "inner_params": {"lr": 0.1}}, 250),
+    "momentum_deck": ({"lr": 0.05, "momentum": 0.5}, 120),
+    "nesterov_deck": ({"lr": 0.05, "momentum": 0.5}, 120),
+    "adam_deck": ({"lr": 0.1}, 250),
+    "adamw_deck": ({"lr": 0.1, "weight_decay": 0.0}, 250),
+    "adagrad_deck000": ({"lr": 1.0}, 60),
+    "rmsprop_deck000": ({"lr": 0.05, "eps": 0.1}, 200),
+    "adam_deck000": ({"lr": 0.1}, 250),
 }
 
 NAMES = list(REGISTRY)
@@ -187,6 +194,11 @@ TORCH_DEFAULTS = {
               "history_size": 100, "line_search_fn": None},
     "adabound": {"lr": 1e-3, "final_lr": 0.1, "gamma": 1e-3, "eps": 1e-8, "amsbound": False},
     "rmsprop_book": {"lr": 1e-3, "rho": 0.9, "eps": 1e-6},
+    "rmsprop_deck000": {"rho": 0.1, "eps": 1e-6},
+    "adagrad_deck000": {"eps": 1e-6},
+    "adam_deck000": {"eps": 1e-6, "betas": (0.9, 0.999)},
+    "adam_deck": {"lr": 1e-3, "eps": 1e-8, "eps_under": "v_hat"},
+    "momentum_deck": {"lr": 0.1, "momentum": 0.9},
     "adagrad_book": {"eps": 1e-7, "eps_inside_sqrt": False},
     "gradlr": {"lr": 0.1, "control": 0.99},
     "lookahead": {"inner": "adam", "inner_params": {}, "k": 5, "alpha": 0.5},

@@ -141,3 +141,66 @@ def test_unknown_surface_lists_the_known_ones():
 def test_registry_has_the_briefed_surfaces():
     assert {"quartic", "saddle", "ravine", "rosenbrock", "beale", "himmelblau",
             "sin_exp", "quadratic"} <= set(REGISTRY)
+
+
+# -- the cliff, Rastrigin, the slope, and the Hessian -------------------------------
+
+def test_cliff_has_a_steep_face_and_a_minimum_at_its_foot():
+    from engine.surfaces import CLIFF_MIN
+
+    ex = get("cliff").extra
+    face = np.abs(ex["grad"](np.array([0.0, 0.0])))[0]
+    assert face == pytest.approx(0.5 * 40 * 4 + 0.5 * 2, rel=1e-12)  # H·k/2 + s·m
+    assert ex["f"](np.array([-3.0, 0.0])) - ex["f"](np.array(CLIFF_MIN)) > 40  # the plateau
+    assert abs(CLIFF_MIN[0] - 2.0) < 1e-4 and np.abs(ex["grad"](np.array(CLIFF_MIN))).max() < 1e-12
+
+
+def test_rastrigin_formula_and_its_wells():
+    ex = get("rastrigin").extra
+    for x1, x2 in [(0.3, -1.2), (2.5, 4.0)]:
+        want = 20 + x1**2 - 10 * math.cos(2 * math.pi * x1) + x2**2 - 10 * math.cos(2 * math.pi * x2)
+        assert ex["f"](np.array([x1, x2])) == pytest.approx(want, rel=1e-13)
+    assert ex["f"](np.zeros(2)) == 0.0
+    # one local minimum just inside every integer
+    from engine.surfaces import RASTRIGIN_MINIMA_1D
+    assert all(abs(m - k) < 0.03 and (k == 0 or m < k) for k, m in enumerate(RASTRIGIN_MINIMA_1D))
+
+
+def test_slope_has_a_constant_gradient():
+    ex = get("slope").extra
+    for x in (-100.0, 0.0, 3.0):
+        assert ex["grad"](np.array([x]))[0] == 0.5
+    assert ex["minima"] == () and ex["f_min"] is None
+
+
+def test_hessian_of_the_quadratics_is_exact():
+    from engine.surfaces import curvature, hessian
+
+    np.testing.assert_allclose(hessian("saddle", [0.3, -0.7]), [[2, 0], [0, -2]], atol=1e-8)
+    np.testing.assert_allclose(hessian("ravine", [1.0, 1.0]), [[1, 0], [0, 20]], atol=1e-8)
+    np.testing.assert_allclose(hessian("quartic", [1.5]), [[12 * 319 / 8400 * 1.5**2 + 6 * 43 / 4200 * 1.5
+                                                            - 2 * 6799 / 8400]], rtol=1e-7)
+    eig, vec = curvature("saddle", [0.0, 0.0])
+    np.testing.assert_allclose(eig, [-2, 2], atol=1e-8)
+    assert abs(vec[1, 0]) == pytest.approx(1.0)  # the negative curvature runs along x₂
+
+
+def test_hessian_tells_saddles_from_minima():
+    from engine.surfaces import curvature
+
+    for name in ("himmelblau", "rastrigin", "cliff"):
+        ex = get(name).extra
+        for p in ex["minima"]:
+            assert (curvature(name, p)[0] > 0).all(), (name, p)
+        for p in ex["saddles"]:
+            eig = curvature(name, p)[0]
+            assert eig[0] < 0 < eig[-1], (name, p)
+    eig = curvature("rastrigin", [0.0, 0.0])[0]
+    np.testing.assert_allclose(eig, 2 + 10 * (2 * math.pi) ** 2, rtol=1e-6)
+
+
+def test_hessian_rejects_a_point_of_the_wrong_size():
+    from engine.surfaces import hessian
+
+    with pytest.raises(ValueError, match="x: .* allowed: 2 numbers"):
+        hessian("saddle", [1.0])
