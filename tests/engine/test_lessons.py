@@ -20,8 +20,10 @@ from threadpoolctl import threadpool_limits
 
 from engine import data, lessons, nn, optim, schedules, surfaces
 from engine.config import RunConfig
+from engine.executors import Executor, InlineExecutor
 from engine.lessons import LessonOutcome
 from engine.nn import MLP
+from engine.runs import Orchestrator
 from engine.store import RunStore
 from engine.surfaces import QUARTIC_GLOBAL, QUARTIC_LOCAL
 
@@ -45,7 +47,7 @@ _OUTCOMES: dict[str, LessonOutcome] = {}
 def outcome(lesson_id: str, store: RunStore) -> LessonOutcome:
     if lesson_id not in _OUTCOMES:
         with threadpool_limits(limits=1):  # small nets: one BLAS thread is several times faster
-            _OUTCOMES[lesson_id] = lessons.run(lesson_id, store=store)
+            _OUTCOMES[lesson_id] = lessons.run(lesson_id, store)
     return _OUTCOMES[lesson_id]
 
 
@@ -661,6 +663,24 @@ def test_get_and_errors():
 
 # -- warm-up and the cache -------------------------------------------------------
 
+class Refusing(Executor):
+    """An executor for runs that must all be stored already."""
+
+    def run(self, groups, progress=None, should_stop=None):
+        raise AssertionError(f"a warmed lesson must not train: {groups}")
+
+
+class Recording(InlineExecutor):
+    """The inline executor, remembering the groups it trained."""
+
+    def __init__(self):
+        self.groups = []
+
+    def run(self, groups, progress=None, should_stop=None):
+        self.groups.extend(groups)
+        return super().run(groups, progress, should_stop)
+
+
 def test_warm_fills_the_store_and_lessons_then_train_nothing(store):
     with threadpool_limits(limits=1):
         lessons.warm(store)
@@ -669,34 +689,21 @@ def test_warm_fills_the_store_and_lessons_then_train_nothing(store):
         for c in lessons.configs(lesson):
             assert c.key() in store
 
-    calls = []
-
-    def counting_train(config):
-        calls.append(config)
-        raise AssertionError("a warmed lesson must not train")
-
+    orch = Orchestrator(store, Refusing())
     for lesson in lessons.LESSONS.values():
-        o = lessons.run(lesson, store=store, train_fn=counting_train)
+        o = lessons.run(lesson, orch)
         assert o.trained == 0
         if lesson.page != "playground":
             assert {r.key for r in o.results.values()} <= {c.key() for c in lessons.configs(lesson)}
-    assert len(calls) == 0
+    assert orch.trained == 0
 
 
 def test_run_reads_back_what_it_stored(tmp_path):
     fresh = RunStore(tmp_path / "runs.sqlite")
-    calls = []
-
-    def counting_train(config):
-        from engine.train import train
-
-        calls.append(config.key())
-        return train(config)
-
     with threadpool_limits(limits=1):
-        first = lessons.run("zero-init-symmetry", store=fresh, train_fn=counting_train)
-        second = lessons.run("zero-init-symmetry", store=fresh, train_fn=counting_train)
-    assert first.trained == 2 and second.trained == 0 and len(calls) == 2
+        first = lessons.run("zero-init-symmetry", fresh)
+        second = lessons.run("zero-init-symmetry", Orchestrator(fresh, Refusing()))
+    assert first.trained == 2 and second.trained == 0
     for a, b in zip(first.results.values(), second.results.values(), strict=True):
         assert a.key == b.key
         np.testing.assert_array_equal(a.params, b.params)
@@ -726,25 +733,20 @@ def test_warm_cli(store, monkeypatch, capsys):
 
 
 def test_run_trains_the_missing_runs_in_one_stacked_call(tmp_path):
-    from engine.stacked import train_many
+    from engine.train import train
 
     fresh = RunStore(tmp_path / "runs.sqlite")
-    calls: list[list[str]] = []
-
-    def many(jobs):
-        calls.append([label for label, _ in jobs])
-        return train_many([cfg for _, cfg in jobs])
-
+    recording = Recording()
     with threadpool_limits(limits=1):
-        stacked = lessons.run("adagrad-vs-rmsprop", store=fresh, train_many_fn=many)
-        alone = lessons.run("adagrad-vs-rmsprop")
-        again = lessons.run("adagrad-vs-rmsprop", store=fresh, train_many_fn=many)
-    assert len(calls) == 1 and len(calls[0]) == stacked.trained == 3
-    assert again.trained == 0 and len(calls) == 1
-    assert list(stacked.results) == list(alone.results)
+        stacked = lessons.run("adagrad-vs-rmsprop", Orchestrator(fresh, recording))
+        alone = {label: train(r.config) for label, r in stacked.results.items()}
+        again = lessons.run("adagrad-vs-rmsprop", Orchestrator(fresh, recording))
+    assert [len(g) for g in recording.groups] == [3] and stacked.trained == 3
+    assert again.trained == 0 and len(recording.groups) == 1
+    assert list(stacked.results) == list(alone)
     for label, r in stacked.results.items():
         assert r.timings["stacked_runs"] == 3.0
-        np.testing.assert_array_equal(r.params, alone.results[label].params)
+        np.testing.assert_array_equal(r.params, alone[label].params)
         assert r.key in fresh
 
 
