@@ -1,6 +1,6 @@
 # Optimizer Lab: `make run` starts the app, `make test` runs every check.
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint chromium clean
+.PHONY: help run test bench loadtest lint chromium clean
 
 SHELL   := /bin/bash
 PYTHON  ?= python3
@@ -19,6 +19,7 @@ help:
 	@echo "make run    start the app at http://localhost:$(PORT) (creates .venv on first use)"
 	@echo "make test   lint + the whole test suite, browser tests included"
 	@echo "make bench  time the engine against scikit-learn and PyTorch (writes bench/results.md)"
+	@echo "make loadtest  simulate a class on a local server (writes bench/loadtest.md)"
 	@echo "make lint   ruff only"
 	@echo "make clean  remove .venv, caches and test artifacts"
 
@@ -69,6 +70,11 @@ $(VENV)/.stamp-bench: bench/requirements.txt requirements.txt | $(PY)
 # else still make the small-batch figures noisy
 bench: $(VENV)/.stamp-bench
 	$(PY) -m bench
+
+# students as Streamlit-protocol clients against a server on a free loopback port, with a
+# temporary data folder; every wait is bounded and the server is stopped at the end
+loadtest: $(VENV)/.stamp-dev
+	$(PY) -m bench.loadtest
 
 clean:
 	rm -rf $(VENV) .ruff_cache .pytest_cache test-artifacts

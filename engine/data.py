@@ -50,6 +50,8 @@ CSV_MAX_COLUMNS = 200
 CSV_MIN_ROWS = 20
 CSV_MAX_CLASSES = 50
 CSV_AUTO_MAX_CLASSES = 20  # an integer target with at most this many values is a class label
+CSV_MAX_LINE = 64 * 1024  # bytes in one line: 200 columns of long numbers fit
+CSV_MAX_ABS = 1e100  # larger magnitudes overflow float64 when squared for scaling
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +130,7 @@ def split_sizes(spec_or_name: Spec | str, params: Mapping[str, Any] | None,
     """``(n_train, n_val, n_test)`` exactly as :func:`load` will produce them."""
     spec = _spec(spec_or_name)
     params = spec.resolve(params, "dataset_params")
+    spec.extra["check"](params)
     _check_fractions(val_fraction, test_fraction)
     return _counts(spec.extra["n_samples"](params), val_fraction, test_fraction)
 
@@ -205,13 +208,19 @@ def _blobs(p):
     return _two_d(X, y, "multiclass", tuple(range(p["centers"])))
 
 
-def _synthetic(p):
-    from sklearn.datasets import make_classification
+def _synthetic_check(p) -> None:
+    """make_classification's own constraints, checked when the config is made."""
     informative = min(p["n_informative"], p["n_features"])
     if p["n_classes"] * 2 > 2**informative:  # two clusters per class need room in the corners
         need = math.ceil(math.log2(p["n_classes"] * 2))
         raise ValueError(f"dataset_params.n_informative: {informative} is too few for "
-                         f"{p['n_classes']} classes; allowed: at least {need}")
+                         f"{p['n_classes']} classes; allowed: at least {need} (and at most "
+                         f"n_features, {p['n_features']}), or at most {2 ** (informative - 1)} classes")
+
+
+def _synthetic(p):
+    from sklearn.datasets import make_classification
+    _synthetic_check(p)
     X, y = make_classification(n_samples=p["n_samples"], n_features=p["n_features"],
                                n_informative=min(p["n_informative"], p["n_features"]),
                                n_redundant=0, n_classes=p["n_classes"], random_state=p["data_seed"])
@@ -253,26 +262,31 @@ SEED_HYPER = Hyper("data_seed", 0, 0, 2**31 - 1, kind="int", label="data seed",
                    help="fixes the generated points, independently of the training seed")
 
 
-def _register(name, label, make, task, n_samples, help, hypers=(), two_d=False, reference=""):
+def _register(name, label, make, task, n_samples, help, hypers=(), two_d=False, reference="",
+              shape=None, check=None):
+    """``n_samples(params)`` and ``shape(params) -> (n_features, n_outputs)`` give the set's
+    size without loading it (split sizes, work limits); ``check(params)`` refuses settings
+    that are each in range but do not go together."""
     REGISTRY.register(Spec(
         name=name, label=label, help=help, reference=reference, hypers=tuple(hypers),
         factory=make,
-        extra={"task": task, "two_d": two_d, "n_samples": n_samples},
+        extra={"task": task, "two_d": two_d, "n_samples": n_samples,
+               "shape": shape or (lambda p: (2, 1)), "check": check or (lambda p: None)},
     ))
 
 
 _register("digits", "Digits (8×8, 10 classes)", _digits, "multiclass", _fixed(1797),
           "1,797 handwritten digits as 8×8 grey levels: the MNIST stand-in.",
-          reference="sklearn.datasets.load_digits")
+          reference="sklearn.datasets.load_digits", shape=lambda p: (64, 10))
 _register("breast_cancer", "Breast cancer (binary)", _breast_cancer, "binary", _fixed(569),
           "569 tumours, 30 measurements each: malignant or benign.",
-          reference="sklearn.datasets.load_breast_cancer")
+          reference="sklearn.datasets.load_breast_cancer", shape=lambda p: (30, 1))
 _register("iris", "Iris (3 classes)", _iris, "multiclass", _fixed(150),
           "150 flowers, 4 measurements, 3 species.",
-          reference="sklearn.datasets.load_iris")
+          reference="sklearn.datasets.load_iris", shape=lambda p: (4, 3))
 _register("wine", "Wine (3 classes)", _wine, "multiclass", _fixed(178),
           "178 wines, 13 chemical measurements, 3 cultivars.",
-          reference="sklearn.datasets.load_wine")
+          reference="sklearn.datasets.load_wine", shape=lambda p: (13, 3))
 _register("moons", "Two moons (2-D)", _moons, "binary", lambda p: p["n_samples"],
           "Two interleaving half circles: needs a curved boundary.",
           hypers=[_n_hyper(), Hyper("noise", 0.2, 0.0, 1.0, help="std of the Gaussian noise"),
@@ -289,7 +303,7 @@ _register("blobs", "Blobs (2-D)", _blobs, "multiclass", lambda p: p["n_samples"]
                   Hyper("cluster_std", 1.0, 0.1, 5.0, help="std of each cluster"),
                   Hyper("centers", 3, 2, 8, kind="int", help="number of clusters (classes)"),
                   SEED_HYPER],
-          two_d=True, reference="sklearn.datasets.make_blobs")
+          two_d=True, reference="sklearn.datasets.make_blobs", shape=lambda p: (2, p["centers"]))
 _register("linear", "Linearly separable (2-D)", _linear, "binary", lambda p: p["n_samples"],
           "Two classes split by a straight line with a gap; noise blurs the gap.",
           hypers=[_n_hyper(),
@@ -305,10 +319,11 @@ _register("synthetic", "Synthetic (many features)", _synthetic, "multiclass", la
                         help="features that carry the class (at most the number of features)"),
                   Hyper("n_classes", 4, 2, 20, kind="int", label="classes", help="number of classes"),
                   SEED_HYPER],
-          reference="sklearn.datasets.make_classification")
+          reference="sklearn.datasets.make_classification",
+          shape=lambda p: (p["n_features"], p["n_classes"]), check=_synthetic_check)
 _register("diabetes", "Diabetes (regression)", _diabetes, "regression", _fixed(442),
           "442 patients, 10 measurements: disease progression after one year.",
-          reference="sklearn.datasets.load_diabetes")
+          reference="sklearn.datasets.load_diabetes", shape=lambda p: (10, 1))
 
 
 # -- CSV upload -------------------------------------------------------------------
@@ -325,32 +340,98 @@ def _fmt_list(items, limit: int = 10) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def _parse_csv(content: bytes):
-    import pandas as pd
+def _precheck_csv(content: bytes) -> int:
+    """Refuse a file cheaply, before pandas parses it; return its number of data rows.
+
+    The size, the longest line and the header's column count are checked on the
+    raw bytes (a one-line file of a million columns costs nothing); then the
+    standard ``csv`` reader walks the rows once to count them and to find a row
+    whose number of fields differs from the header's, or a duplicate or empty
+    column name, each of which pandas would silently repair.
+    """
+    import csv
 
     if not isinstance(content, bytes | bytearray):
         raise ValueError(f"csv: {type(content).__name__} is not allowed; allowed: the file's bytes")
     if len(content) > CSV_MAX_BYTES:
         raise ValueError(f"csv: {len(content) / 2**20:.1f} MB is over the size limit; "
                          f"allowed: at most {CSV_MAX_BYTES // 2**20} MB")
+    longest = max(map(len, bytes(content).splitlines()), default=0)
+    if longest > CSV_MAX_LINE:
+        raise ValueError(f"csv: a line of {longest:,} bytes is over the limit; allowed: at most "
+                         f"{CSV_MAX_LINE:,} bytes per line and {CSV_MAX_COLUMNS} columns")
     try:
-        df = pd.read_csv(io.BytesIO(bytes(content)))
+        text = bytes(content).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"csv: the file is not UTF-8 text (byte {e.start}); "
+                         "allowed: comma-separated values with a header row") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next((row for row in reader if row), None)
+        if header is None:
+            raise ValueError("csv: the file is empty; allowed: comma-separated values with a header row")
+        n_cols = len(header)
+        if n_cols > CSV_MAX_COLUMNS:
+            raise ValueError(f"csv: {n_cols} columns is over the limit; allowed: at most {CSV_MAX_COLUMNS}")
+        names = [h.strip() for h in header]
+        unnamed = [i + 1 for i, h in enumerate(names) if not h]
+        if unnamed and n_cols > 1:
+            raise ValueError(f"csv: column {_fmt_list(unnamed, 5)} of the header has no name; "
+                             "allowed: a name for every column")
+        dupes = sorted({h for h in names if names.count(h) > 1})
+        if dupes:
+            raise ValueError(f"csv: duplicate column names are not allowed: "
+                             f"{_fmt_list([repr(d[:40]) for d in dupes], 5)}; allowed: distinct names")
+        n_rows = 0
+        for row in reader:
+            if not row:
+                continue  # a blank line, skipped by pandas too
+            n_rows += 1
+            if len(row) != n_cols:
+                raise ValueError(f"csv: line {reader.line_num} has {len(row)} fields but the header has "
+                                 f"{n_cols}; allowed: the same number of fields on every line")
+    except csv.Error as e:
+        raise ValueError(f"csv: the file is not parseable as CSV (line {reader.line_num}: {e}); "
+                         "allowed: comma-separated values with a header row") from None
+    if n_rows > CSV_MAX_ROWS:
+        raise ValueError(f"csv: {n_rows} rows is over the limit; allowed: at most {CSV_MAX_ROWS}")
+    return n_rows
+
+
+def _parse_csv(content: bytes):
+    import pandas as pd
+
+    _precheck_csv(content)
+    try:
+        df = pd.read_csv(io.BytesIO(bytes(content)), index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"csv: the file is not parseable as CSV ({first}); "
+        raise ValueError(f"csv: the file is not parseable as CSV ({first[:200]}); "
                          "allowed: comma-separated values with a header row") from None
-    df.columns = [str(c) for c in df.columns]
+    df.columns = [str(c).strip() for c in df.columns]
     return df
 
 
 def _csv_task(target, task: str) -> str:
-    """'binary' / 'multiclass' / 'regression' for a target column (a pandas Series)."""
+    """'binary' / 'multiclass' / 'regression' for a target column (a pandas Series).
+
+    With ``task="auto"``: text (or booleans) is a class label, fractional
+    numbers are a quantity, whole numbers with at most
+    :data:`CSV_AUTO_MAX_CLASSES` values a class label and with more than
+    :data:`CSV_MAX_CLASSES` values a quantity. In between (say 21 whole-number
+    values) the column could be either, so the user must choose the task.
+    """
     import pandas as pd
 
     n_unique = target.nunique()
     if task == "auto":
         numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
         whole = numeric and bool(np.all(np.mod(target.to_numpy(dtype=np.float64), 1) == 0))
+        if numeric and whole and CSV_AUTO_MAX_CLASSES < n_unique <= CSV_MAX_CLASSES:
+            raise ValueError(
+                f"task: column {str(target.name)[:40]!r} holds {n_unique} distinct whole numbers, which "
+                "may be class labels or a quantity; allowed: choose the task, 'classification' or "
+                "'regression'")
         task = "regression" if numeric and not (whole and n_unique <= CSV_AUTO_MAX_CLASSES) \
             else "classification"
     if task == "regression":
@@ -395,6 +476,11 @@ def _check_frame(df, target: str, task: str) -> tuple[str, str]:
     if not np.all(np.isfinite(X)):
         cols = [features[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
         raise ValueError(f"csv: infinite values are not allowed: columns {_fmt_list(cols)}")
+    huge = np.abs(X) > CSV_MAX_ABS  # would overflow to inf, then NaN, when scaled
+    if huge.any():
+        cols = [features[j] for j in np.flatnonzero(huge.any(axis=0))]
+        raise ValueError(f"csv: values too large to scale in columns {_fmt_list(cols)}; "
+                         f"allowed: magnitudes up to {CSV_MAX_ABS:g}")
     y = df[target]
     if y.nunique() < 2:
         raise ValueError(f"target: column {target!r} has a single value {y.iloc[0]!r}; "
@@ -404,8 +490,12 @@ def _check_frame(df, target: str, task: str) -> tuple[str, str]:
         if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
             raise ValueError(f"target: column {target!r} is not numeric; allowed for regression: "
                              "numbers (or task 'classification')")
-        if not np.all(np.isfinite(y.to_numpy(dtype=np.float64))):
+        yv = y.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(yv)):
             raise ValueError(f"target: column {target!r} has infinite values; allowed: finite numbers")
+        if np.any(np.abs(yv) > CSV_MAX_ABS):
+            raise ValueError(f"target: column {target!r} has values too large to scale; "
+                             f"allowed: magnitudes up to {CSV_MAX_ABS:g}")
     else:
         counts = y.value_counts()
         if len(counts) > CSV_MAX_CLASSES:
@@ -468,6 +558,20 @@ def _csv(p, data_dir=None) -> _Raw:
     return _Raw(X, codes.astype(np.int64), task, classes, features, target)
 
 
+def _csv_shape(p) -> tuple[int, int]:
+    """(features, outputs) of a stored CSV from its header line alone; the outputs are a bound
+    (the classes are not counted without parsing the file)."""
+    n_cols = CSV_MAX_COLUMNS
+    if _SHA.fullmatch(p["sha256"]):
+        try:
+            with open(_csv_path(p["sha256"]), "rb") as f:
+                n_cols = max(2, f.readline(CSV_MAX_LINE).count(b",") + 1)
+        except OSError:
+            pass
+    outputs = 1 if p["task"] == "regression" else min(CSV_MAX_CLASSES, p["n_rows"] // 2)
+    return n_cols - 1, outputs
+
+
 CSV_TASKS = ("auto", "classification", "regression")
 _register("csv", "Uploaded CSV", _csv, "auto", lambda p: p["n_rows"],
           "Your own table: numeric feature columns and one target column.",
@@ -478,7 +582,7 @@ _register("csv", "Uploaded CSV", _csv, "auto", lambda p: p["n_rows"],
                     help="data rows in the file"),
               Hyper("task", "auto", kind="choice", choices=CSV_TASKS,
                     help="auto: a text or small whole-number target is a class label"),
-          ])
+          ], shape=_csv_shape)
 
 
 # -- loading ------------------------------------------------------------------------

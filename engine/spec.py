@@ -15,9 +15,12 @@ and what is allowed, e.g.::
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 KINDS = ("float", "int", "bool", "choice", "pair", "optimizer", "params", "str", "entry", "widths")
 
@@ -26,6 +29,12 @@ def _fmt(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:g}"
     return repr(x)
+
+
+def _show(x: Any, limit: int = 60) -> str:
+    """A rejected value for a message, cut short: an error never echoes a huge input."""
+    text = _fmt(x)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -133,22 +142,31 @@ class Hyper:
         return f"{what} in {left}{lo_s}, {hi_s}{right}"
 
     def _check_number(self, value: Any, where: str, i: int | None = None) -> float | int:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            try:
-                value = float(value) if self.kind != "int" else int(value)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"{where}: {value!r} is not a number; allowed: {self.allowed(i)}"
-                ) from None
+        # exact types: a bool or a string is never a number here ("0.1" from a file is
+        # refused, not coerced); URL text is parsed by its reader before it gets here
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"{where}: {_show(value)} is not a number; allowed: {self.allowed(i)}"
+            )
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):
+            raise ValueError(
+                f"{where}: {_fmt(float(value))} is not a finite number; allowed: {self.allowed(i)}"
+            )
         if self.kind == "int":
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValueError(f"{where}: {value!r} is not whole; allowed: {self.allowed(i)}")
+            if not isinstance(value, numbers.Integral):
+                if not float(value).is_integer():
+                    raise ValueError(
+                        f"{where}: {_fmt(float(value))} is not a whole number; "
+                        f"allowed: {self.allowed(i)}"
+                    )
             value = int(value)
         else:
-            value = float(value)
-            if math.isnan(value):
-                raise ValueError(f"{where}: nan is not allowed; allowed: {self.allowed(i)}")
+            try:
+                value = float(value)
+            except OverflowError:  # a whole number beyond float range
+                raise ValueError(
+                    f"{where}: {_show(value)} is too large; allowed: {self.allowed(i)}"
+                ) from None
         lo, hi = self._bounds(i)
         bad = (
             (lo is not None and (value < lo or (self.low_open and value == lo)))
@@ -156,7 +174,7 @@ class Hyper:
         )
         if bad:
             raise ValueError(
-                f"{where}: {_fmt(value)} is out of range; allowed: {self.allowed(i)}"
+                f"{where}: {_show(value)} is out of range; allowed: {self.allowed(i)}"
             )
         return value
 
@@ -170,16 +188,14 @@ class Hyper:
         if self.kind == "widths":
             return self._check_widths(value, where)
         if self.kind == "bool":
-            if isinstance(value, bool):
-                return value
-            if value in (0, 1):
+            if isinstance(value, bool | np.bool_):  # not 0/1: a count or a rate is not a flag
                 return bool(value)
-            raise ValueError(f"{where}: {value!r} is not allowed; allowed: true or false")
+            raise ValueError(f"{where}: {_show(value)} is not allowed; allowed: true or false")
         if self.kind == "choice":
             for c in self.choices:
-                if value == c and type(value) is type(c) or (value is None and c is None):
+                if type(value) is type(c) and value == c:  # True is not 1, "1" is not 1
                     return c
-            raise ValueError(f"{where}: {value!r} is not allowed; allowed: {self.allowed()}")
+            raise ValueError(f"{where}: {_show(value)} is not allowed; allowed: {self.allowed()}")
         if self.kind == "pair":
             if not isinstance(value, list | tuple) or len(value) != 2:
                 raise ValueError(f"{where}: {value!r} is not a pair; allowed: {self.allowed()}")
