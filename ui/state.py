@@ -28,10 +28,12 @@ import streamlit as st
 from engine.config import FIELDS
 
 RESERVED = {"hide", "embed", "embed_options"}
-# ``hide=`` names for whole sidebar groups: the URL names of each group's config fields
+# ``hide=`` names for whole sidebar groups: the URL names of each group's config fields. A
+# group named like one of its fields (``optimizer``, ``mode``) is not one: hiding that name
+# hides the field alone.
 GROUPS: dict[str, set[str]] = {}
 for _h in FIELDS:
-    if _h.group:
+    if _h.group and _h.group not in {f.query for f in FIELDS}:
         GROUPS.setdefault(_h.group, set()).add(_h.query)
 _MEM = "_state_memory"  # key -> last value, per session
 _PAGE = "_state_page"  # page of the previous run
@@ -121,8 +123,7 @@ def hidden(name: str) -> bool:
 
     ``hide=opt`` hides every ``opt.*`` control; ``hide=lr`` hides every
     control whose last part is ``lr``; a sidebar group's name (``data``,
-    ``model``, ``optimizer``, ``mode``, ``budget``, ``advanced``: see
-    :data:`GROUPS`) hides that group.
+    ``model``, ``budget``, ``advanced``: see :data:`GROUPS`) hides that group.
     """
     raw = st.query_params.get("hide")
     if not raw:

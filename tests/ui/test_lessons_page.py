@@ -14,6 +14,7 @@ import engine
 from engine import lessons
 from ui import cache
 from ui import lessons as ui_lessons
+from ui import links as ui_links
 
 # the column holding a lesson's run labels in its charts
 SERIES = {"playground": "label", "compare": "run", "train": "run", "modes": "batch size"}
@@ -102,7 +103,7 @@ def test_a_lesson_link_opens_the_lesson(lesson_id):
     assert at.button(key=f"lessons_open.{lesson_id}").proto.type == "primary"  # marked in the list
     # links to the lesson's own page (plain links: this page runs without the router here)
     links = [m.value for m in at.markdown if m.value.startswith("[Open ")]
-    assert len(links) == max(1, len(ui_lessons.run_labels(lesson)))
+    assert len(links) == max(1, len(ui_links.run_labels(lesson)))
     path = "" if lesson.page == "train" else lesson.page
     assert all(f"](/{path}?lesson={lesson_id}" in link for link in links)
     # and the links to share
@@ -122,7 +123,8 @@ def test_the_open_button_opens_a_lesson():
     assert list(board["run"])[0] == "SGD + momentum (α = 0.1, μ = 0.9)"  # the claim's ranking
     assert set(board["seeds"]) == {3}
     at.button(key="lessons_next").click().run()
-    shows(at, lessons.get("sgd-minibatch-batch"))  # the next lesson in the list
+    order = [x.id for x in ui_lessons.ordered()]
+    shows(at, lessons.get(order[order.index(lesson.id) + 1]))  # the next lesson in the list
 
 
 def test_a_playground_lesson_replays_its_paths():
@@ -272,7 +274,7 @@ def test_every_lesson_link_opens_the_stored_runs(monkeypatch):
     lessons.warm(cache.store())
     calls = count_train_calls(monkeypatch)
     for lesson in lessons.LESSONS.values():
-        for run in range(max(1, len(ui_lessons.run_labels(lesson)))):
+        for run in range(max(1, len(ui_links.run_labels(lesson)))):
             at = page(lesson.page)
             at.query_params = {"lesson": lesson.id, "run": str(run + 1)}
             at.run()
@@ -362,8 +364,8 @@ def test_the_warm_up_starts_once_per_server_when_asked(monkeypatch):
     started = []
     done = threading.Event()
 
-    def fake_warm(store, jobs=1, lessons=None):
-        started.append(store.path)
+    def fake_warm(runs, jobs=1, lessons=None):
+        started.append(runs.store.path)
         done.set()
         return 0
 
