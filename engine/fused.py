@@ -28,6 +28,11 @@ import numba
 import numpy as np
 
 
+def _inline(fn):
+    """A scalar helper inlined into its callers (no compiled function, no cache entry of its own)."""
+    return numba.njit(inline="always", error_model="numpy")(fn)
+
+
 def _jit(fn):
     # error_model="numpy": IEEE division (x/0 = ±inf or NaN, as NumPy) rather than Python's
     # ZeroDivisionError check, whose branch also keeps the loops from vectorising
@@ -38,7 +43,7 @@ def _jit(fn):
         return numba.njit(cache=False, **opts)(fn)
 
 
-@_jit
+@_inline
 def _maximum(a, b):
     """np.maximum(a, b) on scalars: NaN wins, a tie goes to ``b``."""
     if a != a:
@@ -48,7 +53,7 @@ def _maximum(a, b):
     return a if a > b else b
 
 
-@_jit
+@_inline
 def _minimum(a, b):
     """np.minimum(a, b) on scalars: NaN wins, a tie goes to ``b``."""
     if a != a:
