@@ -7,8 +7,9 @@ one pass each, bit-identical to the NumPy path. Transcendental functions and
 reductions stay in NumPy (see :mod:`engine.fused`).
 
 Switch: the environment variable ``OPTLAB_JIT`` (``1`` on, ``0`` off; unset
-means :data:`DEFAULT`), or :func:`set_enabled` in code. The switch is read when
-an optimizer steps and when an :class:`~engine.nn.MLP` is built. When numba is
+means :data:`DEFAULT`), read once per process at first use, or :func:`set_enabled`
+in code. Optimizers consult it at every step, an :class:`~engine.nn.MLP` when it
+is built. When numba is
 missing or its kernels fail to compile, the NumPy path runs instead and one
 warning is logged (once per process).
 
