@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import kernels
 from engine.nn.activations import ACTIVATIONS
 from engine.nn.initializers import INITIALIZERS
 from engine.nn.losses import OUTPUT_LOSS, loss_for_output
@@ -164,11 +165,12 @@ class MLP:
         self.activation, self.output, self.batchnorm = activation, output, bool(batchnorm)
         self.loss_name = OUTPUT_LOSS[output]
         self.dtype = np.dtype(dtype)
-        self._fwd = aspec.extra["forward"]
-        self._bwd = aspec.extra["backward"]
+        # the fused kernels' versions when the JIT switch is on (engine.kernels), else NumPy's
+        self._fwd, self._bwd, self._train = kernels.nn_functions(
+            activation, self.loss_name, aspec.extra["forward"], aspec.extra["backward"],
+            lspec.extra["train_t"])
         self._out_fn = lspec.extra["output_t"]
         self._value = lspec.extra["value_t"]
-        self._train = lspec.extra["train_t"]
 
         self._nh = len(self.hidden)
         self._sizes = [self.n_in, *self.hidden, self.n_out]

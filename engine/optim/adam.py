@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import kernels
 from engine.optim import hypers as H
 from engine.optim.base import Optimizer, register
 from engine.spec import Hyper, Spec
@@ -46,6 +47,10 @@ class Adam(Optimizer):
         b1, b2 = self.hp["betas"]
         lr, wd = self.lr, self.hp["weight_decay"]
         decoupled = self.decoupled or self.hp.get("decoupled_weight_decay", False)
+        # subclasses may change a piece of the step; only these two are fused as they are
+        if type(self) in (Adam, AdamW) and kernels.enabled() and kernels.adam_step(
+                self, params, grad, state, decoupled):
+            return  # the same update, fused into one pass (engine.fused.adam_step)
         g = self.working_grad(params, grad, 0.0 if decoupled else wd, readonly=True)
         state["step"] += 1
         t = state["step"]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import kernels
 from engine.optim.base import Optimizer, register
 from engine.spec import Hyper, Spec
 
@@ -55,6 +56,8 @@ class SGD(Optimizer):
         return state
 
     def step(self, params, grad, state, closure=None):
+        if type(self) is SGD and kernels.enabled() and kernels.sgd_step(self, params, grad, state):
+            return  # the same update, fused into one pass (engine.fused.sgd_step)
         mu, tau = self.hp["momentum"], self.hp["dampening"]
         # only the Nesterov branch writes to g; elsewhere the raw gradient can be read as it is
         g = self.working_grad(params, grad, self.hp["weight_decay"], readonly=not self.hp["nesterov"])
