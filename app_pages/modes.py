@@ -162,17 +162,24 @@ if results:
         mode = {"1": "one sample per update", "full": "full batch"}.get(s, "mini-batch")
         rows.append(summaries.timing_row(mode, b, r, float(target)) | {"label": lab})
         frames.append(r.history.assign(label=lab))
-    table = pd.DataFrame(rows)
+    table = summaries.lecture_table(rows)
+    order = list(table["label"])  # results follow the batch sizes, smallest first
     hist = pd.concat(frames, ignore_index=True)
     st.subheader("Timing")
+    # updates / s (= updates per epoch / time per epoch) and the training time (≈ time / epoch × epochs)
+    # are left out so that every column fits the page
     st.dataframe(
-        table.drop(columns="label"),
+        table.drop(columns=["label", "updates / s", "training time (s)"], errors="ignore"),
         hide_index=True,
         key="modes_table",
+        width="stretch",
+        placeholder="",
         column_config={
-            c: st.column_config.NumberColumn(format="%.4g")
-            for c in table.columns
-            if table[c].dtype.kind == "f"
+            "mode": st.column_config.TextColumn(width=170),
+            "status": st.column_config.TextColumn(width=95),
+            "time / epoch (ms)": st.column_config.NumberColumn(format="%.3g"),
+            "time to target (ms)": st.column_config.NumberColumn(format="%.3g"),
+            "final val loss": st.column_config.NumberColumn(format="%.4f"),
         },
     )
     st.caption(
@@ -181,15 +188,26 @@ if results:
         "high even though each update is cheap. An empty cell: the target was not reached."
     )
     with guard("The timing chart"):
+        batch = alt.Color(
+            "label:N",
+            title="batch size",
+            sort=order,
+            scale=alt.Scale(domain=order, scheme=alt.SchemeParams(**charts.SEQUENTIAL)),
+            legend=None,
+        )
+        floor = float(table["time / epoch (ms)"].min()) / 2  # bars start here on the log axis
         bars = (
             alt.Chart(table)
             .mark_bar()
             .encode(
-                x=alt.X("label:N", sort=None, title="batch size", axis=alt.Axis(labelAngle=0)),
-                y=alt.Y("time / epoch (s):Q", title="seconds per epoch"),
+                x=alt.X("label:N", sort=order, title="batch size", axis=alt.Axis(labelAngle=0)),
+                # log: one sample per update takes a hundred times longer than the rest
+                y=alt.Y("time / epoch (ms):Q", title="milliseconds per epoch (log)",
+                        scale=alt.Scale(type="log")),
+                y2=alt.datum(floor),
+                color=batch,
                 tooltip=[c for c in table.columns if c != "label"][:8],
             )
-            .properties(height=240)
         )
         chart_with_download(bars, "modes-time-per-epoch")
 
@@ -202,12 +220,22 @@ if results:
         "epoch": "Per epoch, small batches are ahead: they made many more updates.",
         "updates": "Per update (log scale), large batches are ahead: each of their steps "
         "follows a more exact gradient.",
-        "time_s": "Per second, the winner is usually in between: the sweet spot of the mini-batch.",
+        "time_s": "Per second (log scale), the winner is usually in between: the sweet spot of "
+        "the mini-batch.",
     }
     for tab, x in zip(tabs, ["epoch", "updates", "time_s"], strict=True):
         with tab, guard("The curves"):
             chart_with_download(
-                charts.curves(hist, "val_loss", x=x, log_y=log_y, log_x=(x == "updates")),
+                charts.curves(
+                    hist.rename(columns={"label": "batch size"}),
+                    "val_loss",
+                    x=x,
+                    color="batch size",
+                    log_y=log_y,
+                    log_x=(x != "epoch"),  # b=1's many updates and long time dwarf the rest
+                    order=order,
+                    ordered=True,
+                ),
                 f"modes-{x}",
             )
             st.caption(notes[x])

@@ -5,21 +5,17 @@ import json
 import numpy as np
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from engine import schedules, surfaces
-from ui import cache, charts, entries, links, sidebar, state
+from ui import animation, cache, charts, entries, links, sidebar, state, theme
 from ui.results import chart_with_download, guard, log_toggle
 from ui.widgets import choose, clamp, hyper_widget, spec_params
 
 PAGE = "playground"
 DEFAULT_SURFACE = "ravine" if "ravine" in surfaces.REGISTRY else next(iter(surfaces.REGISTRY))
 DEFAULT_ENTRIES = ["gd", "momentum", "nesterov", "adam"]
-OVERRIDES = {
-    "nesterov": {"lr": 0.05},
-    "adam": {"lr": 0.3},
-    "rmsprop": {"lr": 0.05},
-    "adagrad": {"lr": 0.5},
-}
+PLAY_HEIGHT = {False: 440, True: 640}  # px of the playable figure (an iframe has no auto height)
 DEFAULT_SCHEDULES = ["constant", "step", "cosine", "warmup_cosine"]
 
 
@@ -77,9 +73,11 @@ with st.sidebar:
         )
 
 chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
-params = entries.settings(PAGE, chosen, OVERRIDES, columns=4)
+# each surface's own learning rates, at which its classic optimizers converge in the window
+overrides = {name: {"lr": lr} for name, lr in spec.extra.get("lrs", {}).items()}
+params = entries.settings(PAGE, chosen, overrides, columns=4)
 
-frames, notes = [], []
+frames, diverged = [], []
 with guard("The trajectories"):
     for entry in chosen:
         try:
@@ -109,19 +107,7 @@ with guard("The trajectories"):
             df["y"] = traj[:, 1]
         bad = ~np.isfinite(traj).all(axis=1)
         if bad.any():
-            notes.append(
-                f"**{entries.title(entry)}** diverged at step {int(np.argmax(bad))}: "
-                "lower its learning rate."
-            )
-        else:
-            lo = np.array([b[0] for b in bounds])
-            hi = np.array([b[1] for b in bounds])
-            outside = ((traj < lo) | (traj > hi)).any(axis=1)
-            if outside.any():
-                notes.append(
-                    f"**{entries.title(entry)}** leaves the plotted window at step "
-                    f"{int(np.argmax(outside))}."
-                )
+            diverged.append(f"**{entries.title(entry)}** at step {int(np.argmax(bad))}")
         frames.append(df)
 
 if not chosen:
@@ -140,15 +126,27 @@ if frames:
         fix=clamp(0, int(steps)),
         help="Move it to replay the paths step by step.",
     )
-    for n in notes:
-        st.warning(n, icon=":material/warning:")
+    outside = charts.steps_outside(paths, bounds)
     left, right = st.columns([3, 2])
     with left, guard("The surface chart"):
         g = cache.surface_grid(surface)
         minima = spec.extra.get("minima", ()) if dim == 2 else ()
-        chart_with_download(
-            charts.surface_chart(g, paths, step=step, minima=minima), "playground-paths"
+        play = st.toggle(
+            "Play",
+            key="playground_play",
+            help="Replay the paths in the browser: Play/Pause and a speed slider under the figure.",
         )
+        if play:
+            present = theme.presenting()
+            figure = charts.surface_chart(g, paths, step=step, minima=minima, play=True)
+            components.html(
+                animation.player_html(figure, int(steps), PLAY_HEIGHT[present], present=present),
+                height=PLAY_HEIGHT[present] + 110,
+            )
+        else:
+            chart_with_download(
+                charts.surface_chart(g, paths, step=step, minima=minima), "playground-paths"
+            )
         st.caption(
             "Grey lines are contours of f (closer lines: steeper); crosses mark the minima; "
             "diamonds are each optimizer's position at the chosen step."
@@ -164,12 +162,31 @@ if frames:
             else False
         )
         chart_with_download(
-            charts.loss_by_step(paths, step=step, log_y=log_y, f_min=f_min), "playground-loss"
+            charts.loss_by_step(paths, step=step, log_y=log_y, f_min=f_min, bounds=bounds),
+            "playground-loss",
         )
         st.caption(
-            "f at each step. A flat stretch is a plateau or a saddle; a rising one is a "
-            "step size that is too large."
+            "f at each step, for the points inside the window. A flat stretch is a plateau or "
+            "a saddle; a rising one is a step size that is too large."
         )
+    notice = []
+    if diverged:
+        notice.append(
+            ("These paths" if len(diverged) > 1 else "This path")
+            + " diverged (lower the learning rate): "
+            + ", ".join(diverged)
+            + "."
+        )
+    if outside:
+        notice.append(
+            "Left the window (those steps are not drawn): "
+            + ", ".join(f"**{lab}** {n} of {int(steps)} steps" for lab, n in outside.items())
+            + "."
+        )
+    if diverged:
+        st.warning("  \n".join(notice), icon=":material/warning:")
+    elif notice:
+        st.caption(notice[0])
 
 st.divider()
 st.header("Learning-rate schedules")

@@ -24,6 +24,15 @@ hyperparameters whose ``extra`` holds:
     saddle points (and, where it helps, other non-minimal critical points).
 ``f_min``
     the global minimum value, or ``None``.
+``lrs``
+    a learning rate per classic optimizer (``gd``, ``sgd``, ``momentum``,
+    ``nesterov``, ``adagrad``, ``rmsprop``, ``adam``, ``adamw``, ``nadam``,
+    each with its other defaults) at which its path from ``start`` stays in
+    the window for ``steps`` updates and visibly heads for a minimum (or, on
+    a surface without one, for the saddle); other optimizers use their own
+    defaults.
+``steps``
+    the number of updates those learning rates were chosen for.
 
 Critical points that are not simple closed forms (Himmelblau's) were
 polished with Newton's method in float64; their gradient is below 1e-13.
@@ -32,7 +41,7 @@ polished with Newton's method in float64; their gradient is below 1e-13.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +51,11 @@ from engine.spec import Registry, Spec
 REGISTRY = Registry("surface")
 
 PI = np.pi
+
+
+def _lrs(gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam) -> dict[str, float]:
+    return dict(gd=gd, sgd=sgd, momentum=momentum, nesterov=nesterov, adagrad=adagrad,
+                rmsprop=rmsprop, adam=adam, adamw=adamw, nadam=nadam)
 
 
 def register(
@@ -58,6 +72,8 @@ def register(
     minima_labels: Sequence[str] = (),
     saddles: Sequence[Sequence[float]] = (),
     f_min: float | None = None,
+    lrs: Mapping[str, float] | None = None,
+    steps: int = 60,
 ) -> Spec:
     """Register a surface given elementwise ``f2(*coords)`` and ``grad(*coords)``.
 
@@ -85,6 +101,8 @@ def register(
         "minima_labels": tuple(minima_labels),
         "saddles": tuple(tuple(map(float, p)) for p in saddles),
         "f_min": f_min,
+        "lrs": dict(lrs or {}),
+        "steps": int(steps),
     }
     return REGISTRY.register(
         Spec(name, (), help=help, reference=reference, label=label, extra=extra)
@@ -120,6 +138,7 @@ register(
     minima=[(QUARTIC_GLOBAL,), (QUARTIC_LOCAL,)],
     minima_labels=["global", "local"],
     f_min=float(_quartic(QUARTIC_GLOBAL)),
+    lrs=_lrs(0.1, 0.1, 0.1, 0.1, 1.0, 0.1, 0.5, 0.5, 0.5),
 )
 
 
@@ -136,6 +155,7 @@ register(
     bounds=[(-2.0, 2.0), (-2.0, 2.0)],
     start=[1.5, 1e-3],
     saddles=[(0.0, 0.0)],
+    lrs=_lrs(0.05, 0.05, 0.01, 0.01, 0.05, 0.005, 0.02, 0.02, 0.02),
 )
 
 
@@ -158,6 +178,7 @@ register(
     bounds=[(0.0, PI), (0.0, PI)],
     start=[0.5, 1.5],
     saddles=[(PI / 2, PI / 2)],
+    lrs=_lrs(0.1, 0.1, 0.02, 0.02, 0.05, 0.002, 0.01, 0.01, 0.01),
 )
 
 
@@ -182,6 +203,7 @@ register(
     minima=[(PI / 2, PI / 2)],
     minima_labels=["global"],
     f_min=-1 / (2 * PI),
+    lrs=_lrs(2.0, 2.0, 0.5, 0.5, 0.5, 0.02, 0.1, 0.1, 0.1),
 )
 
 
@@ -203,6 +225,7 @@ register(
     minima=[(0.0, 0.0)],
     minima_labels=["global"],
     f_min=0.0,
+    lrs=_lrs(0.1, 0.1, 0.1, 0.05, 0.5, 0.05, 0.3, 0.3, 0.3),
 )
 register(
     "quadratic",
@@ -216,6 +239,7 @@ register(
     minima=[(0.0, 0.0)],
     minima_labels=["global"],
     f_min=0.0,
+    lrs=_lrs(0.2, 0.2, 0.05, 0.1, 1.0, 0.1, 0.2, 0.2, 0.2),
 )
 
 
@@ -240,6 +264,7 @@ register(
     minima=[(1.0, 1.0)],
     minima_labels=["global"],
     f_min=0.0,
+    lrs=_lrs(0.005, 0.005, 0.001, 0.001, 0.5, 0.02, 0.2, 0.2, 0.2),
 )
 
 
@@ -269,6 +294,7 @@ register(
     minima_labels=["global"],
     saddles=[(0.0, 1.0)],
     f_min=0.0,
+    lrs=_lrs(0.01, 0.01, 0.002, 0.002, 1.0, 0.1, 0.2, 0.2, 0.2),
 )
 
 
@@ -304,6 +330,7 @@ register(
         (-0.12796134673068005, -1.9537149802445766),
     ],
     f_min=0.0,
+    lrs=_lrs(0.01, 0.01, 0.002, 0.005, 1.0, 0.1, 0.2, 0.2, 0.2),
 )
 
 

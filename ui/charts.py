@@ -3,6 +3,11 @@
 Pure functions (no Streamlit), so they are unit-tested on hand-made frames.
 Line charts share one interaction: clicking a legend entry highlights that
 series, and hovering shows a vertical rule with every series' value there.
+
+:func:`themed` gives any chart the projector theme: labels of at least 14 px
+in a dark colour, a colour-blind-safe palette, and a height that follows the
+browser window (larger still in presentation mode). The screen and the PNG
+export (:func:`png_spec`) share it.
 """
 
 from __future__ import annotations
@@ -38,11 +43,135 @@ SPLITS = {
     "val_acc": "validation",
     "val_r2": "validation",
 }
-HEIGHT = 300
+# Okabe & Ito's colour-blind-safe palette (2008), ordered so that neighbours differ in hue
+# (no blue next to sky blue, no vermillion next to reddish purple); its yellow, illegible on a
+# white projector screen, is replaced by Tol's olive.
+PALETTE = [
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#000000",  # black
+    "#999933",  # olive
+]
+# An ordered quantity (batch size, learning rate…): dark to light, without viridis' pale yellow end.
+SEQUENTIAL = {"name": "viridis", "extent": [0, 0.85]}
+INK = "#1d1d1f"  # labels and titles: near-black
+FONT = {  # px: (normal, presentation)
+    "label": (14, 19),
+    "title": (16, 22),
+    "legend": (14, 19),
+    "chart_title": (17, 24),
+}
+# Chart height as a share of the browser window's height, within [min, max] px.
+HEIGHT_SHARE = {False: (0.45, 300, 720), True: (0.62, 380, 1100)}
+PNG_HEIGHT = {False: 380, True: 520}
+HEIGHT: int | None = None  # builders leave the height to :func:`themed`
+
+
+def _huge(values: pd.Series) -> bool:
+    """Values whose plain tick labels would be too long (≥ 10⁶ in size)."""
+    v = pd.to_numeric(values, errors="coerce").abs()
+    return bool((v[np.isfinite(v)] >= 1e6).any())
 
 
 def title_of(column: str) -> str:
     return Y_TITLES.get(column) or X_TITLES.get(column) or column.replace("_", " ")
+
+
+def theme_config(present: bool = False) -> dict[str, Any]:
+    """The Vega-Lite ``config`` of the projector theme (larger in presentation mode)."""
+    i = int(bool(present))
+    label, title, legend, chart_title = (FONT[k][i] for k in ("label", "title", "legend", "chart_title"))
+    return {
+        "axis": {
+            "labelFontSize": label,
+            "titleFontSize": title,
+            "labelColor": INK,
+            "titleColor": INK,
+            "tickColor": "#555555",
+            "domainColor": "#555555",
+            "labelLimit": 300,
+            "titlePadding": 8,
+        },
+        "legend": {
+            "labelFontSize": legend,
+            "titleFontSize": legend,
+            "labelColor": INK,
+            "titleColor": INK,
+            "labelLimit": 520,
+            "symbolSize": (260, 420)[i],
+            "symbolStrokeWidth": (3, 4)[i],
+        },
+        "header": {"labelFontSize": title, "titleFontSize": title, "labelColor": INK, "titleColor": INK},
+        "title": {"fontSize": chart_title, "color": INK},
+        "range": {"category": list(PALETTE)},
+        "line": {"strokeWidth": (2.5, 3.5)[i]},
+        "rule": {"strokeWidth": (1.5, 2)[i]},
+    }
+
+
+def height_expr(present: bool = False) -> str:
+    """A Vega expression for a chart height that follows the browser window's height."""
+    share, lo, hi = HEIGHT_SHARE[bool(present)]
+    return f"clamp(windowSize()[1] * {share}, {lo}, {hi})"
+
+
+def _composed(chart: alt.TopLevelMixin) -> bool:
+    return isinstance(chart, alt.FacetChart | alt.ConcatChart | alt.HConcatChart | alt.VConcatChart) or (
+        isinstance(chart, alt.RepeatChart)
+    )
+
+
+def themed(chart: alt.TopLevelMixin, present: bool = False) -> alt.TopLevelMixin:
+    """``chart`` in the projector theme, its height following the window unless it fixes its own.
+
+    A fixed height is enlarged by a third in presentation mode; composed
+    charts (facets, concatenations) keep their panels' sizes.
+    """
+    out = chart.copy()
+    config = theme_config(present)
+    if not isinstance(out.config, alt.utils.schemapi.UndefinedType):
+        config = _merged(config, out.config.to_dict())
+    out.config = alt.Config.from_dict(config)
+    if _composed(out):
+        return out
+    height = out.height
+    if isinstance(height, int | float):
+        if present:
+            out.height = int(round(height * 4 / 3))
+        return out
+    params = [] if isinstance(out.params, alt.utils.schemapi.UndefinedType) else list(out.params)
+    params = [p for p in params if getattr(p, "name", None) != "height"]
+    out.params = [*params, alt.VariableParameter(name="height", expr=height_expr(present))]
+    return out
+
+
+def _merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def png_spec(chart: alt.TopLevelMixin, present: bool = False, width: int = 760) -> dict[str, Any]:
+    """The themed chart as a Vega-Lite dict for a PNG: fixed width and height, same palette.
+
+    A PNG has no browser window, so the window-following height becomes
+    ``PNG_HEIGHT`` and an unset width ``width`` px.
+    """
+    spec = themed(chart, present).to_dict()
+    params = spec.get("params", [])
+    if any(p.get("name") == "height" for p in params):
+        spec["params"] = [p for p in params if p.get("name") != "height"]
+        if not spec["params"]:
+            del spec["params"]
+        spec["height"] = PNG_HEIGHT[bool(present)]
+    if "width" not in spec and not _composed(chart):
+        spec["width"] = width
+    return spec
 
 
 def _clean(df: pd.DataFrame, cols: Sequence[str], log_y: bool = False) -> pd.DataFrame:
@@ -51,6 +180,20 @@ def _clean(df: pd.DataFrame, cols: Sequence[str], log_y: bool = False) -> pd.Dat
     if log_y:
         out = out[out[cols[-1]] > 0]
     return out
+
+
+def _sized(chart: alt.TopLevelMixin, height: int | None) -> alt.TopLevelMixin:
+    return chart if height is None else chart.properties(height=height)
+
+
+def _color_scale(order: Sequence[Any] | None, ordered: bool) -> Any:
+    """An explicit domain (legend order) and, for an ordered quantity, a sequential scheme."""
+    if order is None and not ordered:
+        return alt.Undefined
+    return alt.Scale(
+        domain=list(order) if order is not None else alt.Undefined,
+        scheme=alt.SchemeParams(**SEQUENTIAL) if ordered else alt.Undefined,
+    )
 
 
 def _long(
@@ -75,12 +218,20 @@ def curves(
     log_x: bool = False,
     title: str | None = None,
     y_title: str | None = None,
-    height: int = HEIGHT,
+    height: int | None = HEIGHT,
     mark_x: float | None = None,
+    order: Sequence[Any] | None = None,
+    ordered: bool = False,
+    y_domain: Sequence[float] | None = None,
 ) -> alt.Chart:
     """Lines of ``y`` against ``x``, one per ``color`` value.
 
     ``mark_x`` draws a dashed vertical rule there (e.g. the current step).
+    ``order`` lists the ``color`` values in legend order (e.g. batch sizes
+    1, 16, 128 rather than their alphabetical 1, 128, 16); ``ordered`` colours
+    them along a sequential scheme, for a quantity that has an order.
+    ``y_domain`` fixes the y range; lines beyond it are cut at the frame.
+    ``height`` None leaves it to :func:`themed`.
 
     Several ``y`` columns (e.g. train and validation loss) are drawn dashed /
     solid per series when ``color`` also splits the data, else coloured.
@@ -103,7 +254,15 @@ def curves(
         f"{x}:Q", title=X_TITLES.get(x, x), scale=alt.Scale(type="log") if log_x else alt.Undefined
     )
     y_enc = alt.Y(
-        f"{value}:Q", title=y_name, scale=alt.Scale(type="log" if log_y else "linear", zero=False)
+        f"{value}:Q",
+        title=y_name,
+        scale=alt.Scale(
+            type="log" if log_y else "linear",
+            zero=False,
+            domain=list(y_domain) if y_domain is not None else alt.Undefined,
+        ),
+        # compact tick labels: a diverged run's 2e+11, not a cut "200,000,000,000…"
+        axis=alt.Undefined if log_y else alt.Axis(format="~e" if _huge(data[value]) else alt.Undefined),
     )
     tooltip = [alt.Tooltip(f"{x}:Q", title=X_TITLES.get(x, x), format=".4~g")]
     if color:
@@ -114,14 +273,21 @@ def curves(
 
     base = alt.Chart(data).encode(x=x_enc, y=y_enc)
     layers = []
-    line = base.mark_line(strokeWidth=2, interpolate="linear")
+    clip = y_domain is not None
+    line = base.mark_line(interpolate="linear", clip=clip)
+    splits = ["train", "validation"]
+    dash_domain = splits if dash and set(data[dash].unique()) <= set(splits) else None
+    if color == dash and dash_domain and order is None:
+        order = dash_domain  # colour and dash share one legend, not two "series" legends
     if color:
         pick = alt.selection_point(fields=[color], bind="legend", name="legend_pick")
         line = line.encode(
             color=alt.Color(
                 f"{color}:N",
                 title=color,
-                legend=alt.Legend(orient="right", symbolType="stroke", labelLimit=360),
+                scale=_color_scale(order, ordered),
+                sort=list(order) if order is not None else alt.Undefined,
+                legend=alt.Legend(orient="right", symbolType="stroke"),
             ),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
         ).add_params(pick)
@@ -130,8 +296,8 @@ def curves(
             strokeDash=alt.StrokeDash(
                 f"{dash}:N",
                 title="series",
-                scale=alt.Scale(domain=["train", "validation"], range=[[4, 3], [1, 0]])
-                if set(data[dash].unique()) <= {"train", "validation"}
+                scale=alt.Scale(domain=dash_domain, range=[[4, 3], [1, 0]])
+                if dash_domain
                 else alt.Undefined,
             )
         )
@@ -141,11 +307,11 @@ def curves(
         fields=[x], nearest=True, on="pointerover", empty=False, clear="pointerout", name="hover"
     )
     points = (
-        base.mark_point(filled=True, size=40)
+        base.mark_point(filled=True, size=40, clip=clip)
         .encode(
             opacity=alt.condition(hover, alt.value(1.0), alt.value(0.0)),
             tooltip=tooltip,
-            **({"color": alt.Color(f"{color}:N")} if color else {}),
+            **({"color": alt.Color(f"{color}:N", scale=_color_scale(order, ordered))} if color else {}),
         )
         .add_params(hover)
     )
@@ -162,7 +328,7 @@ def curves(
             .mark_rule(color="black", strokeDash=[4, 3])
             .encode(x=f"{x}:Q")
         )
-    chart = alt.layer(*layers).properties(height=height)
+    chart = _sized(alt.layer(*layers), height)
     if title:
         chart = chart.properties(title=title)
     return chart
@@ -236,7 +402,7 @@ def band(
     group: str = "label",
     kind: str = "std",
     log_y: bool = False,
-    height: int = HEIGHT,
+    height: int | None = HEIGHT,
 ) -> alt.LayerChart:
     """Mean line and shaded band (``mark_area``) of ``y`` over seeds, one per ``group``."""
     data = band_frame(df, y, x, group, kind)
@@ -256,7 +422,7 @@ def band(
         opacity=alt.condition(pick, alt.value(0.22), alt.value(0.03)),
     )
     line = (
-        base.mark_line(strokeWidth=2)
+        base.mark_line()
         .encode(
             y=alt.Y("mean:Q", scale=scale),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
@@ -271,7 +437,7 @@ def band(
         )
         .add_params(pick)
     )
-    return alt.layer(area, line).properties(height=height)
+    return _sized(alt.layer(area, line), height)
 
 
 def prefixed(
@@ -311,7 +477,7 @@ def lr_curve(
 
 
 def decision_boundary(
-    surface: Mapping[str, np.ndarray], task: str = "binary", height: int = 380
+    surface: Mapping[str, np.ndarray], task: str = "binary", height: int | None = HEIGHT
 ) -> alt.LayerChart:
     """The model's prediction over the plane (cells) and the training points.
 
@@ -374,7 +540,7 @@ def decision_boundary(
             tooltip=[alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f"), "class"],
         )
     )
-    return alt.layer(heat, dots).resolve_scale(color="independent").properties(height=height)
+    return _sized(alt.layer(heat, dots).resolve_scale(color="independent"), height)
 
 
 # -- the playground -----------------------------------------------------------
@@ -456,21 +622,36 @@ def surface_chart(
     paths: pd.DataFrame,
     step: int | None = None,
     minima: Sequence[Sequence[float]] = (),
-    height: int = 460,
+    height: int | None = HEIGHT,
+    play: bool = False,
 ) -> alt.LayerChart:
     """Contour lines (2-D) or the curve (1-D) of a surface, with optimizer paths.
 
     ``grid``: 2-D ``xs``, ``ys``, ``z`` (z[i, j] = f(xs[j], ys[i]), optional
     ``f_min``); 1-D ``xs``, ``z``. ``paths``: ``label``, ``step``, ``x`` (and
     ``y`` for 2-D), ``f``. Only steps ≤ ``step`` are drawn; the current point
-    of each optimizer is a large marker.
+    of each optimizer is a large marker. Paths are cut at the frame.
+
+    ``play=True`` keeps every step in the chart and filters in the browser by
+    a Vega-Lite parameter ``step`` bound to a slider, so the figure can be
+    replayed (and animated, see :mod:`ui.animation`) without the server.
     """
     two_d = "ys" in grid
-    shown = paths if step is None else paths[paths["step"] <= step]
-    shown = shown.replace([np.inf, -np.inf], np.nan).dropna(
-        subset=["x"] + (["y"] if two_d else ["f"])
-    )
-    now = shown.sort_values("step").groupby("label", as_index=False).tail(1)
+    cols = ["x"] + (["y"] if two_d else ["f"])
+    finite = paths.replace([np.inf, -np.inf], np.nan).dropna(subset=cols)
+    t_param = None
+    if play:
+        last = int(paths["step"].max()) if len(paths) else 0
+        t_param = alt.param(
+            name=STEP_PARAM,
+            value=last if step is None else int(step),
+            bind=alt.binding_range(min=0, max=max(last, 1), step=1, name="step "),
+        )
+        shown = finite
+        now = finite
+    else:
+        shown = finite if step is None else finite[finite["step"] <= step]
+        now = shown.sort_values("step").groupby("label", as_index=False).tail(1)
     pick = alt.selection_point(fields=["label"], bind="legend", name="legend_pick")
     color = alt.Color("label:N", title="optimizer")
     tip = (
@@ -505,8 +686,8 @@ def surface_chart(
             )
         )
         path = (
-            alt.Chart(shown)
-            .mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2)
+            _up_to(alt.Chart(shown), t_param)
+            .mark_line(point=alt.OverlayMarkDef(size=18, clip=True), clip=True)
             .encode(
                 x=alt.X("x:Q", scale=xsc),
                 y=alt.Y("y:Q", scale=ysc),
@@ -518,8 +699,8 @@ def surface_chart(
             .add_params(pick)
         )
         cur = (
-            alt.Chart(now)
-            .mark_point(size=160, filled=True, shape="diamond", stroke="black")
+            _current(alt.Chart(now), t_param)
+            .mark_point(size=160, filled=True, shape="diamond", stroke="black", clip=True)
             .encode(
                 x=alt.X("x:Q", scale=xsc),
                 y=alt.Y("y:Q", scale=ysc),
@@ -539,21 +720,23 @@ def surface_chart(
                     tooltip=[alt.Tooltip("x:Q", format=".4f"), alt.Tooltip("y:Q", format=".4f")],
                 )
             )
-        return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
+        return _with_param(_sized(alt.layer(*layers).resolve_scale(color="independent"), height), t_param)
     xs, z = np.asarray(grid["xs"]), np.asarray(grid["z"])
     curve = pd.DataFrame({"x": xs, "f": z})
     xsc = alt.Scale(domain=[float(xs.min()), float(xs.max())], nice=False)
+    finite = z[np.isfinite(z)]
+    fsc = alt.Scale(domain=[float(finite.min()), float(finite.max())]) if finite.size else alt.Undefined
     f_line = (
         alt.Chart(curve)
         .mark_line(color="gray")
-        .encode(x=alt.X("x:Q", scale=xsc, title="x"), y=alt.Y("f:Q", title="f(x)"))
+        .encode(x=alt.X("x:Q", scale=xsc, title="x"), y=alt.Y("f:Q", title="f(x)", scale=fsc))
     )
     path = (
-        alt.Chart(shown)
-        .mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=1.5)
+        _up_to(alt.Chart(shown), t_param)
+        .mark_line(point=alt.OverlayMarkDef(size=30, clip=True), clip=True)
         .encode(
             x=alt.X("x:Q", scale=xsc),
-            y="f:Q",
+            y=alt.Y("f:Q", scale=fsc),
             order="step:Q",
             color=color,
             opacity=alt.condition(pick, alt.value(0.9), alt.value(0.1)),
@@ -562,26 +745,96 @@ def surface_chart(
         .add_params(pick)
     )
     cur = (
-        alt.Chart(now)
-        .mark_point(size=180, filled=True, shape="diamond", stroke="black")
+        _current(alt.Chart(now), t_param)
+        .mark_point(size=180, filled=True, shape="diamond", stroke="black", clip=True)
         .encode(
-            x=alt.X("x:Q", scale=xsc), y="f:Q", color=alt.Color("label:N", legend=None), tooltip=tip
+            x=alt.X("x:Q", scale=xsc),
+            y=alt.Y("f:Q", scale=fsc),
+            color=alt.Color("label:N", legend=None),
+            tooltip=tip,
         )
     )
-    return alt.layer(f_line, path, cur).properties(height=height)
+    return _with_param(_sized(alt.layer(f_line, path, cur), height), t_param)
+
+
+STEP_PARAM = "step"
+
+
+def _up_to(chart: alt.Chart, t: Any) -> alt.Chart:
+    """The rows up to the parameter's step (all rows without a parameter)."""
+    return chart if t is None else chart.transform_filter(alt.datum.step <= t)
+
+
+def _current(chart: alt.Chart, t: Any) -> alt.Chart:
+    """Each label's last row up to the parameter's step (the data's own rows without one)."""
+    if t is None:
+        return chart
+    return (
+        chart.transform_filter(alt.datum.step <= t)
+        .transform_joinaggregate(last="max(step)", groupby=["label"])
+        .transform_filter("datum.step == datum.last")
+    )
+
+
+def _with_param(chart: alt.LayerChart, t: Any) -> alt.LayerChart:
+    if t is None:
+        return chart
+    params = [] if isinstance(chart.params, alt.utils.schemapi.UndefinedType) else list(chart.params)
+    chart.params = [*params, t.param]
+    return chart
+
+
+def in_window(paths: pd.DataFrame, bounds: Sequence[tuple[float, float]]) -> pd.Series:
+    """Which rows of ``paths`` (columns ``x``, and ``y`` in 2-D) lie inside the plotting window."""
+    inside = pd.Series(True, index=paths.index)
+    for col, (lo, hi) in zip(("x", "y"), bounds, strict=False):
+        inside &= paths[col].between(lo, hi)  # NaN (diverged) is outside
+    return inside
+
+
+def steps_outside(paths: pd.DataFrame, bounds: Sequence[tuple[float, float]]) -> dict[str, int]:
+    """Per ``label``, how many finite iterates lie outside the window (they are not drawn)."""
+    cols = ["x", "y"][: len(bounds)]
+    finite = np.isfinite(paths[cols].to_numpy(float)).all(axis=1)
+    out = finite & ~in_window(paths, bounds).to_numpy()
+    counts = pd.Series(out, index=paths.index).groupby(paths["label"], sort=False).sum()
+    return {str(k): int(v) for k, v in counts.items() if v}
 
 
 def loss_by_step(
-    paths: pd.DataFrame, step: int | None = None, log_y: bool = False, f_min: float | None = None
+    paths: pd.DataFrame,
+    step: int | None = None,
+    log_y: bool = False,
+    f_min: float | None = None,
+    bounds: Sequence[tuple[float, float]] | None = None,
 ) -> alt.LayerChart:
-    """f(x_t) against the step t per optimizer (or f − f_min on a log axis)."""
+    """f(x_t) against the step t per optimizer (or f − f_min on a log axis).
+
+    With ``bounds`` (the plotting window), the f-axis spans the values of
+    the iterates inside the window, so one path that left it (f up to 1e+226
+    on Rosenbrock) cannot flatten the others; lines beyond are cut.
+    """
     df = paths.copy()
     y = "f"
     if log_y and f_min is not None:
         df["f − f*"] = df["f"] - f_min
         y = "f − f*"
+    domain = None
+    if bounds is not None:
+        vals = df.loc[in_window(df, bounds), y].replace([np.inf, -np.inf], np.nan).dropna()
+        if log_y:
+            vals = vals[vals > 0]
+        if len(vals) and vals.max() > vals.min():
+            domain = [float(vals.min()), float(vals.max())]
     return curves(
-        df, y, x="step", color="label", log_y=log_y, y_title=y if y != "f" else "f(x)", mark_x=step
+        df,
+        y,
+        x="step",
+        color="label",
+        log_y=log_y,
+        y_title=y if y != "f" else "f(x)",
+        mark_x=step,
+        y_domain=domain,
     )
 
 

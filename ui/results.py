@@ -11,28 +11,31 @@ from typing import Any
 import altair as alt
 import streamlit as st
 
-from ui import charts, state
+from ui import charts, state, theme
 from ui.charts import X_TITLES
 
 X_AXES = ["epoch", "updates", "samples_seen", "time_s"]
 
 
-def png_bytes(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
-    """The chart as a PNG (rendered by vl-convert, no browser needed)."""
+def png_bytes(chart: alt.TopLevelMixin, scale: float = 2.0, present: bool = False) -> bytes:
+    """The chart as a PNG in the screen's theme (rendered by vl-convert, no browser needed)."""
     import vl_convert
 
-    return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)
+    return vl_convert.vegalite_to_png(json.dumps(charts.png_spec(chart, present)), scale=scale)
 
 
 def chart_with_download(chart: alt.TopLevelMixin, name: str, key: str | None = None) -> None:
-    """Draw ``chart`` with a small "PNG" download button under it.
+    """Draw ``chart`` in the projector theme with a small "PNG" download button under it.
 
-    The PNG is rendered only when the button is clicked.
+    The chart is as wide as its column and as tall as a share of the browser
+    window (more in presentation mode). The PNG, rendered only when the
+    button is clicked, has the same palette and fonts.
     """
-    st.altair_chart(chart, width="stretch")
+    present = theme.presenting()
+    st.altair_chart(charts.themed(chart, present), width="stretch")
     st.download_button(
         "PNG",
-        data=lambda: png_bytes(chart),
+        data=lambda: png_bytes(chart, present=present),
         file_name=f"{name}.png",
         mime="image/png",
         key=key or f"png_{name}",

@@ -81,6 +81,36 @@ def leaderboard(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+# Columns in seconds that read better in milliseconds (0.0008195 s -> 0.82 ms)
+MS_COLUMNS = {"time / epoch (s)": "time / epoch (ms)", "time to target (s)": "time to target (ms)"}
+
+
+def lecture_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The timing rows as shown in a lecture: milliseconds where seconds would be tiny,
+    whole numbers as integers, and missing figures as empty cells (not "None" or "nan").
+    """
+    df = pd.DataFrame(list(rows))
+    for s_col, ms_col in MS_COLUMNS.items():
+        if s_col in df:
+            df[s_col] = pd.to_numeric(df[s_col], errors="coerce") * 1e3
+            df = df.rename(columns={s_col: ms_col})
+    for col in df.columns:
+        if df[col].dtype == object:
+            values = df[col]
+            numeric = pd.to_numeric(values, errors="coerce")
+            if values.isna().all() or numeric.notna().sum() == values.notna().sum():
+                df[col] = numeric  # None -> NaN, shown as an empty cell
+        if df[col].dtype.kind == "f":
+            df[col] = df[col].replace([np.inf, -np.inf], np.nan)
+    for col in ("updates / s", "samples / s"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").round()
+    for col in ("epochs to target", "updates / epoch", "batch size", "updates / s", "samples / s"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    return df
+
+
 def timing_row(label: str, batch_size: int, result: Any, target: float) -> dict[str, Any]:
     """One line of the batch-size timing table (deck 001's table, with more columns)."""
     t = result.timings

@@ -188,3 +188,142 @@ def test_every_chart_renders_to_png():
     vl_convert = pytest.importorskip("vl_convert")
     png = vl_convert.vegalite_to_png(charts.curves(history(), ["train_loss", "val_loss"]).to_json())
     assert png[:4] == b"\x89PNG"
+
+
+# -- the projector theme ----------------------------------------------------------
+def _hue(hex_colour):
+    import colorsys
+
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    h, light, sat = colorsys.rgb_to_hls(r, g, b)
+    return h * 360, light, sat
+
+
+def test_theme_labels_are_large_and_dark_and_grow_in_presentation_mode():
+    normal = charts.themed(charts.curves(history(), "val_loss")).to_dict()["config"]
+    present = charts.themed(charts.curves(history(), "val_loss"), present=True).to_dict()["config"]
+    for cfg in (normal, present):
+        assert cfg["axis"]["labelFontSize"] >= 14 and cfg["legend"]["labelFontSize"] >= 14
+        assert _hue(cfg["axis"]["labelColor"])[1] < 0.2  # near-black, not light grey
+    assert present["axis"]["labelFontSize"] > normal["axis"]["labelFontSize"]
+    assert present["axis"]["titleFontSize"] > normal["axis"]["titleFontSize"]
+
+
+def test_palette_neighbours_differ_in_hue():
+    assert normal_palette() == charts.PALETTE
+    for a, b in zip(charts.PALETTE, charts.PALETTE[1:], strict=False):
+        (ha, la, sa), (hb, lb, sb) = _hue(a), _hue(b)
+        if sa < 0.1 or sb < 0.1:  # black or grey next to a colour: differs in lightness
+            assert abs(la - lb) > 0.25
+            continue
+        gap = abs(ha - hb) % 360
+        assert min(gap, 360 - gap) >= 30, (a, b)
+
+
+def normal_palette():
+    return charts.themed(charts.curves(history(), "val_loss")).to_dict()["config"]["range"]["category"]
+
+
+def test_height_follows_the_window_and_fixed_heights_grow_when_presenting():
+    spec = charts.themed(charts.curves(history(), "val_loss")).to_dict()
+    assert "height" not in spec  # no fixed 300 px
+    height = next(p for p in spec["params"] if p["name"] == "height")
+    assert "windowSize()[1]" in height["expr"]
+    big = next(p for p in charts.themed(charts.curves(history(), "val_loss"), True).to_dict()["params"]
+               if p["name"] == "height")
+    assert charts.HEIGHT_SHARE[True][0] > charts.HEIGHT_SHARE[False][0]
+    assert big["expr"] != height["expr"]
+    fixed = charts.themed(charts.curves(history(), "val_loss", height=240), present=True).to_dict()
+    assert fixed["height"] == 320 and all(p["name"] != "height" for p in fixed.get("params", []))
+    facets = charts.themed(charts.small_multiples(history(("a", "b")), "val_loss")).to_dict()
+    assert all(p.get("name") != "height" for p in facets.get("params", []))
+
+
+def test_png_uses_the_screen_palette_a_fixed_size_and_one_series_legend():
+    vl_convert = pytest.importorskip("vl_convert")
+    import json
+
+    single = history(("a",)).drop(columns="label")
+    chart = charts.curves(single, ["train_loss", "val_loss"])
+    spec = charts.png_spec(chart)
+    assert spec["config"]["range"]["category"] == charts.PALETTE
+    assert spec["height"] == charts.PNG_HEIGHT[False] and "windowSize" not in json.dumps(spec)
+    legends = vl_convert.vegalite_to_vega(json.dumps(spec)).get("legends", [])
+    assert len(legends) == 1  # colour and dash of "series" share one legend
+    png = vl_convert.vegalite_to_png(json.dumps(spec))
+    assert png[:4] == b"\x89PNG"
+
+
+def test_legend_order_and_sequential_colours_for_an_ordered_quantity():
+    df = history(("b=1", "b=128", "b=16"))
+    spec = charts.curves(df, "val_loss", order=["b=1", "b=16", "b=128"], ordered=True).to_dict()
+    color = spec["layer"][0]["encoding"]["color"]
+    assert color["scale"]["domain"] == ["b=1", "b=16", "b=128"]
+    assert color["sort"] == ["b=1", "b=16", "b=128"]
+    assert color["scale"]["scheme"]["name"] == charts.SEQUENTIAL["name"]
+
+
+def test_huge_values_get_short_tick_labels():
+    df = history(("a",))
+    df["val_loss"] = df["val_loss"] * 2e11
+    spec = charts.curves(df, "val_loss").to_dict()
+    assert spec["layer"][0]["encoding"]["y"]["axis"]["format"] == "~e"
+
+
+# -- playground framing and play ---------------------------------------------------
+def escaping_paths():
+    return pd.DataFrame(
+        {
+            "label": ["gd"] * 4 + ["adam"] * 4,
+            "step": [0, 1, 2, 3] * 2,
+            "x": [0.5, 0.8, 3.0, np.nan, 0.5, 0.4, 0.3, 0.2],
+            "y": [0.5, 0.5, 0.5, np.nan, 0.5, 0.4, 0.3, 0.2],
+            "f": [0.5, 0.9, 1e226, np.nan, 0.5, 0.3, 0.2, 0.1],
+        }
+    )
+
+
+def test_steps_outside_the_window_are_counted_and_the_f_axis_stays_bounded():
+    bounds = [(-1.0, 1.0), (-1.0, 1.0)]
+    paths = escaping_paths()
+    assert charts.steps_outside(paths, bounds) == {"gd": 1}  # the NaN step diverged, not outside
+    spec = charts.loss_by_step(paths, bounds=bounds).to_dict()
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["scale"]["domain"] == [0.1, 0.9]
+    assert spec["layer"][0]["mark"]["clip"] is True
+
+
+def test_surface_paths_are_clipped_to_the_frame():
+    xs = np.linspace(-1, 1, 20)
+    xx, yy = np.meshgrid(xs, xs)
+    spec = charts.surface_chart({"xs": xs, "ys": xs, "z": xx**2 + yy**2}, escaping_paths()).to_dict()
+    path, current = spec["layer"][1], spec["layer"][2]
+    assert path["mark"]["clip"] is True and current["mark"]["clip"] is True
+
+
+def test_playable_surface_chart_filters_by_a_slider_parameter():
+    xs = np.linspace(-1, 1, 20)
+    xx, yy = np.meshgrid(xs, xs)
+    grid = {"xs": xs, "ys": xs, "z": xx**2 + yy**2}
+    spec = charts.surface_chart(grid, escaping_paths(), step=1, play=True).to_dict()
+    step = next(p for p in spec["params"] if p["name"] == charts.STEP_PARAM)
+    assert step["value"] == 1 and step["bind"]["input"] == "range" and step["bind"]["max"] == 3
+    frames = [pd.DataFrame(v) for v in spec["datasets"].values()]
+    assert max(f["step"].max() for f in frames if "step" in f) == 3  # every step, not only ≤ 1
+
+
+def test_player_advances_step_on_a_timer_in_the_browser():
+    pytest.importorskip("vl_convert")
+    from ui import animation
+
+    xs = np.linspace(-1, 1, 20)
+    xx, yy = np.meshgrid(xs, xs)
+    chart = charts.surface_chart({"xs": xs, "ys": xs, "z": xx**2 + yy**2}, escaping_paths(), play=True)
+    vg = animation.vega_spec(chart, last=3, height=400, speed=12)
+    signals = {s["name"]: s for s in vg["signals"]}
+    assert signals["playing"]["bind"]["input"] == "checkbox"
+    assert signals["speed"]["value"] == 12 and signals["speed"]["bind"]["input"] == "range"
+    assert signals["clock"]["on"][0]["events"].startswith("timer")
+    assert "clock" in signals["step"]["on"][0]["update"]
+    with pytest.raises(ValueError, match="step parameter"):
+        animation.vega_spec(charts.curves(history(), "val_loss"), last=3, height=400)

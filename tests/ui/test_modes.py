@@ -23,11 +23,14 @@ def test_three_batch_sizes_give_three_rows():
     full = rows["batch size"].iloc[2]
     assert full > 16
     assert rows["updates / epoch"].tolist() == [full, -(-full // 16), 1]
-    assert (rows["time / epoch (s)"] > 0).all()
+    assert (rows["time / epoch (ms)"] > 0).all()
+    assert rows["epochs to target"].dtype.name == "Int64"  # whole epochs; an unreached one is empty
     assert (rows["samples / s"].iloc[:2] > 0).all()
     curves = [c for c in charts(at) if "val_loss" in c[1]]
     assert len(curves) == 3  # vs epochs, updates, wall time
-    assert series(curves[0], "label") == {"b=1", "b=16", "full"}
+    assert series(curves[0], "batch size") == {"b=1", "b=16", "full"}
+    legend = curves[0][0]["layer"][0]["encoding"]["color"]
+    assert legend["scale"]["domain"] == ["b=1", "b=16", "full"]  # by size, not alphabetical
 
 
 def test_url_round_trip():
