@@ -2,11 +2,9 @@
 
 import streamlit as st
 
-from ui import cache
 from ui.pages import ICONS, available
 
-st.set_page_config(page_title="Optimizer Lab", page_icon=":material/insights:", layout="wide")
-cache.warm_lessons()  # OPTLAB_WARM_LESSONS=1: once per server process, in the background
+st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
 st.navigation(
     [
         st.Page(file, title=title, url_path=url, icon=ICONS.get(url), default=(url == "train"))

@@ -8,6 +8,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from engine import schedules, surfaces
+from engine.minimize import CLIPPING
 from ui import animation, cache, charts, entries, links, sidebar, state, theme
 from ui.results import chart_with_download, guard, log_toggle
 from ui.widgets import choose, clamp, hyper_widget, spec_params
@@ -75,7 +76,7 @@ with st.sidebar:
 chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
 # each surface's own learning rates, at which its classic optimizers converge in the window
 overrides = {name: {"lr": lr} for name, lr in spec.extra.get("lrs", {}).items()}
-params = entries.settings(PAGE, chosen, overrides, columns=4)
+params = entries.settings(PAGE, chosen, overrides, columns=4, extra=CLIPPING)
 
 frames, diverged = [], []
 with guard("The trajectories"):

@@ -36,6 +36,16 @@ from typing import Any
 import numpy as np
 
 from engine import optim, schedules, surfaces
+from engine.spec import Hyper
+
+# A path's gradient clipping, declared once (the Playground draws it for each optimizer)
+CLIPPING = (
+    Hyper("clip_norm", 0.0, 0.0, 1e6, help="Rescale the gradient when its norm exceeds this; 0: off.",
+          label="Clip norm"),
+    Hyper("clip_value", 0.0, 0.0, 1e6, help="Clip every gradient entry to ±this; 0: off.",
+          label="Clip value"),
+)
+CLIP_NAMES = tuple(h.name for h in CLIPPING)
 
 
 def minimize(

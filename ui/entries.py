@@ -14,8 +14,9 @@ from typing import Any
 import streamlit as st
 
 from engine import optim
+from engine.spec import Hyper
 from ui import state
-from ui.widgets import spec_params
+from ui.widgets import hyper_widget, spec_params
 
 
 def base(entry: str) -> str:
@@ -112,18 +113,24 @@ def settings(
     entries: Sequence[str],
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     columns: int = 3,
+    extra: Sequence[Hyper] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Each entry's hyperparameters in an expander; returns entry -> params."""
+    """Each entry's hyperparameters in an expander; returns entry -> params.
+
+    ``extra`` hyperparameters that are not the optimizer's (a path's clipping)
+    are drawn after its own, with keys ``<page>_opt.<entry>.<name>``.
+    """
     overrides = overrides or {}
     out: dict[str, dict[str, Any]] = {}
     cols = st.columns(columns)
     for i, entry in enumerate(entries):
         spec = optim.REGISTRY[base(entry)]
+        start = overrides.get(entry, overrides.get(base(entry))) or {}
         with cols[i % columns], st.expander(f"{title(entry)} settings", icon=":material/tune:"):
             st.caption(spec.help)
-            out[entry] = spec_params(
-                spec, f"{page}_opt.{entry}", overrides.get(entry, overrides.get(base(entry)))
-            )
+            out[entry] = spec_params(spec, f"{page}_opt.{entry}", start)
+            for h in extra:
+                out[entry][h.name] = hyper_widget(h, f"{page}_opt.{entry}.{h.name}", start.get(h.name))
     return out
 
 

@@ -24,7 +24,8 @@ from streamlit.errors import StreamlitPageNotFoundError
 from engine import lessons as engine_lessons
 from engine import optim, schedules
 from engine.lessons import Lesson
-from ui import sidebar, state
+from engine.minimize import CLIP_NAMES
+from ui import cache, sidebar, state
 from ui.pages import ICONS, PAGES, SIDEBAR_GROUPS
 
 TITLES = {url: title for _, title, url in PAGES}
@@ -35,7 +36,12 @@ _AUTORUN = "_lesson_autorun"  # the page whose next run presses its own run butt
 
 
 def begin(page: str) -> None:
-    """Start a page run: apply a lesson link, then the page's URL state, then the notice."""
+    """Start a page run: apply a lesson link, then the page's URL state, then the notice.
+
+    The first page view of a server process also starts the lessons' warm-up
+    when the operator asks for it (:func:`ui.cache.warm_lessons`).
+    """
+    cache.warm_lessons()
     arriving = state.arriving(page)
     opened = apply_link(page, arriving)  # ?lesson=<id> becomes the page's own parameters
     state.begin(page, opened)
@@ -104,8 +110,12 @@ def page_query(lesson: Lesson, run: int = 0) -> dict[str, str]:
         names = _entries([r["optimizer"] for r in chosen])
         q["optimizers"] = ",".join(names)
         for name, r in zip(names, chosen, strict=True):
-            params = _optimizer_params(r["optimizer"], r.get("params", {}))
+            own = {k: v for k, v in r.get("params", {}).items() if k not in CLIP_NAMES}
+            params = _optimizer_params(r["optimizer"], own)
             sidebar.spec_query(f"opt.{name}", params, optim.REGISTRY[r["optimizer"]], q)
+            for k in CLIP_NAMES:  # the path's clipping, drawn beside its hyperparameters
+                if r.get("params", {}).get(k):
+                    q[f"opt.{name}.{k}"] = state.dump(float(r["params"][k]))
         if schedule:
             sspec = schedules.REGISTRY[schedule["name"]]
             q["path_schedule"] = schedule["name"]
