@@ -91,13 +91,8 @@ for entry in chosen:
 for p in dict.fromkeys(problems):
     st.error(p, icon=":material/error:")
 
-autorun = links.autorun(PAGE)  # a lesson link just loaded its settings: run them
-run = autorun | st.button(
-    "Run comparison",
-    key="compare_run",
-    type="primary",
-    disabled=not configs,
-    icon=":material/play_arrow:",
+run = links.run_button(
+    PAGE, "Run comparison", disabled=not configs,
     help="Train every chosen optimizer (runs already made are read back at once).",
 )
 

@@ -1,6 +1,5 @@
 """Modes & batch size: full batch vs one sample per update vs mini-batches."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -132,21 +131,12 @@ for s in sizes:
 for n in notes:
     st.caption(n)
 
-autorun = links.autorun(PAGE)  # a lesson link just loaded its settings: run them
-run = autorun | st.button(
-    "Run all batch sizes",
-    key="modes_run",
-    type="primary",
-    disabled=not configs,
-    icon=":material/play_arrow:",
-)
+run = links.run_button(PAGE, "Run all batch sizes", disabled=not configs)
 results = []
 with guard("The runs"):
-    for i, (s, b, cfg) in enumerate(configs):
-        label = f"batch size {size_title(s)} ({i + 1}/{len(configs)}) · "
-        r = cache.run(cfg, label=label) if run else cache.lookup(cfg)
-        if r is not None:
-            results.append((s, b, r))
+    items = [(cfg, f"batch size {size_title(s)} · ", None) for s, _, cfg in configs]
+    found = cache.run_many(items) if run else [cache.lookup(cfg) for cfg, _, _ in items]
+    results = [(s, b, r) for (s, b, _), r in zip(configs, found, strict=True) if r is not None]
 if configs and len(results) < len(configs):
     st.info(
         "Press **Run all batch sizes** to train the missing ones."
@@ -188,28 +178,7 @@ if results:
         "high even though each update is cheap. An empty cell: the target was not reached."
     )
     with guard("The timing chart"):
-        batch = alt.Color(
-            "label:N",
-            title="batch size",
-            sort=order,
-            scale=alt.Scale(domain=order, scheme=alt.SchemeParams(**charts.SEQUENTIAL)),
-            legend=None,
-        )
-        floor = float(table["time / epoch (ms)"].min()) / 2  # bars start here on the log axis
-        bars = (
-            alt.Chart(table)
-            .mark_bar()
-            .encode(
-                x=alt.X("label:N", sort=order, title="batch size", axis=alt.Axis(labelAngle=0)),
-                # log: one sample per update takes a hundred times longer than the rest
-                y=alt.Y("time / epoch (ms):Q", title="milliseconds per epoch (log)",
-                        scale=alt.Scale(type="log")),
-                y2=alt.datum(floor),
-                color=batch,
-                tooltip=[c for c in table.columns if c != "label"][:8],
-            )
-        )
-        chart_with_download(bars, "modes-time-per-epoch")
+        chart_with_download(charts.time_per_epoch(table, order=order), "modes-time-per-epoch")
 
     st.subheader("Curves")
     c1, c2 = st.columns([1, 5])

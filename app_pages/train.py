@@ -44,13 +44,8 @@ try:
 except ValueError as e:
     st.error(f"**This configuration cannot run.** {e}", icon=":material/error:")
 
-autorun = links.autorun(PAGE)  # a lesson link just loaded its settings: run them
-clicked = autorun | st.button(
-    "Train",
-    key="train_run",
-    type="primary",
-    disabled=config is None,
-    icon=":material/play_arrow:",
+clicked = links.run_button(
+    PAGE, "Train", disabled=config is None,
     help="Train this configuration (a configuration that was already trained is shown at once).",
 )
 

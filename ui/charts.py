@@ -841,3 +841,26 @@ def loss_by_step(
 def schedule_chart(df: pd.DataFrame, log_y: bool = False) -> alt.Chart:
     """Learning rate against the update index, one line per schedule (``label``)."""
     return curves(df, "lr", x="update", color="label", log_y=log_y, y_title="learning rate")
+
+
+def time_per_epoch(table: pd.DataFrame, label: str = "label", ms: str = "time / epoch (ms)",
+                   order: list[str] | None = None) -> alt.Chart:
+    """Bars of milliseconds per epoch by batch size (deck 001's timing table as a figure).
+
+    The y-axis is logarithmic, because one sample per update can take a
+    hundred times longer than the rest; bars start at half the fastest time.
+    """
+    order = list(table[label]) if order is None else order
+    floor = float(table[ms].min()) / 2
+    return (
+        alt.Chart(table)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{label}:N", sort=order, title="batch size", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(f"{ms}:Q", title="milliseconds per epoch (log)", scale=alt.Scale(type="log")),
+            y2=alt.datum(floor),
+            color=alt.Color(f"{label}:N", title="batch size", sort=order, legend=None,
+                            scale=alt.Scale(domain=order, scheme=alt.SchemeParams(**SEQUENTIAL))),
+            tooltip=[c for c in table.columns if c != label][:8],
+        )
+    )

@@ -500,7 +500,8 @@ def _modes(lesson: Lesson, out: LessonOutcome) -> None:
         "time_per_epoch_s": "time / epoch (s)", "updates_per_s": "updates / s",
         "samples_per_s": "samples / s", "final_val_loss": "final val loss",
     })
-    _table(timing, {"time / epoch (s)": "The median epoch of the run (training only)."})
+    timing = summaries.lecture_table(timing.to_dict("records"))  # milliseconds, empty cells
+    _table(timing, {"time / epoch (ms)": "The median epoch of the run (training only)."})
     st.caption(
         "Small batches pay Python and NumPy overhead on every update, so an epoch of many "
         "small updates takes longer than an epoch of a few large ones."
@@ -508,17 +509,8 @@ def _modes(lesson: Lesson, out: LessonOutcome) -> None:
     left, right = st.columns([2, 3])
     with left, guard("The timing chart"):
         st.markdown("**Time per epoch**")
-        bars = (
-            alt.Chart(timing)
-            .mark_bar()
-            .encode(
-                x=alt.X("run:N", sort=None, title="batch size", axis=alt.Axis(labelAngle=0)),
-                y=alt.Y("time / epoch (s):Q", title="seconds per epoch"),
-                tooltip=list(timing.columns),
-            )
-            .properties(height=300)
-        )
-        chart_with_download(bars, f"lesson-{lesson.id}-time-per-epoch")
+        chart_with_download(charts.time_per_epoch(timing, label="run"),
+                            f"lesson-{lesson.id}-time-per-epoch")
     hist = _history(out, "batch size")
     notes = {
         "epoch": "Per epoch, small batches are ahead: they made many more updates.",

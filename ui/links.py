@@ -189,6 +189,14 @@ def apply_link(page: str, arriving: bool = False) -> bool:
     return True
 
 
+def run_button(page: str, label: str, *, disabled: bool = False, help: str | None = None) -> bool:
+    """The page's primary run button; also True once after a lesson link loaded its settings."""
+    auto = autorun(page)
+    clicked = st.button(label, key=f"{page}_run", type="primary", disabled=disabled,
+                        icon=":material/play_arrow:", help=help)
+    return auto or clicked
+
+
 def autorun(page: str) -> bool:
     """True once after a lesson link loaded its settings into ``page``: run them."""
     ss = st.session_state
