@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import cache, charts, entries, links, sidebar, state, summaries
+from ui import cache, charts, entries, labels, links, sidebar, state, summaries
 from ui.pages import SIDEBAR_GROUPS
 from ui.results import chart_with_download, guard, log_toggle, metric_picker, number, x_axis_picker
 
@@ -90,6 +90,9 @@ for entry in chosen:
             break
 for p in dict.fromkeys(problems):
     st.error(p, icon=":material/error:")
+# legends name the optimizer and every setting that differs between the chosen entries
+firsts = {entry: cfg for entry, s, cfg in configs if s == 0}
+legend = dict(zip(firsts, labels.run_labels(list(firsts.values())), strict=True))
 
 run = links.run_button(
     PAGE, "Run comparison", disabled=not configs,
@@ -99,8 +102,7 @@ run = links.run_button(
 results = []
 with guard("The comparison"):
     items = [
-        (cfg, f"{entries.title(entry)} ({i + 1}/{len(configs)}) · ",
-         entries.legend_label(entry, params[entry]))
+        (cfg, f"{legend[entry]} ({i + 1}/{len(configs)}) · ", legend[entry])
         for i, (entry, s, cfg) in enumerate(configs)
     ]
     # a click trains every missing run together, stacked where they share batches
@@ -127,7 +129,7 @@ elif len(results) < len(configs):
 if results:
     frames, rows = [], []
     for entry, s, r in results:
-        lab = entries.legend_label(entry, params[entry])
+        lab = legend[entry]
         frames.append(r.history.assign(label=lab, seed=s))
         rows.append(summaries.run_row(lab, r, target_col, float(target), s))
     hist = pd.concat(frames, ignore_index=True)

@@ -42,14 +42,23 @@ def test_run_two_optimizers_and_read_the_leaderboard():
     at.button(key="compare_run").click().run()
     no_exception(at)
     board = leaderboard(at)
-    assert sorted(board["optimizer"]) == ["adam · lr 0.01", "sgd · lr 0.05"]
+    assert sorted(board["optimizer"]) == ["Adam · lr 0.01", "SGD (torch) · lr 0.05"]
     assert board["rank"].tolist() == [1, 2]
     assert all(math.isfinite(v) for v in board["best val loss"])
     assert not board["diverged"].any()
     curves = charts(at)[0]
-    assert series(curves, "label") == {"adam · lr 0.01", "sgd · lr 0.05"}
+    assert series(curves, "label") == {"Adam · lr 0.01", "SGD (torch) · lr 0.05"}
     facets = [s for s, _ in charts(at) if "facet" in s]
     assert facets, "no small-multiples chart"
+
+
+def test_the_legend_names_the_setting_that_differs():
+    """SGD against SGD with momentum: the legend says momentum, not only the learning rate."""
+    at = tiny(optimizers="sgd,sgd#2", **{"opt.sgd#2.momentum": "0.9"})
+    at.button(key="compare_run").click().run()
+    no_exception(at)
+    assert sorted(leaderboard(at)["optimizer"]) == ["SGD (torch) · momentum 0",
+                                                    "SGD (torch) · momentum 0.9"]
 
 
 def test_a_copy_of_one_optimizer_with_other_settings():
@@ -60,7 +69,7 @@ def test_a_copy_of_one_optimizer_with_other_settings():
     at.select_slider(key="compare_opt.adam#2.lr").set_value(0.02).run()
     at.button(key="compare_run").click().run()
     no_exception(at)
-    assert sorted(leaderboard(at)["optimizer"]) == ["adam · lr 0.001", "adam#2 · lr 0.02"]
+    assert sorted(leaderboard(at)["optimizer"]) == ["Adam · lr 0.001", "Adam · lr 0.02"]
     assert at.query_params["optimizers"] in ("adam,adam#2", ["adam,adam#2"])
 
 
