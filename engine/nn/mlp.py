@@ -402,3 +402,14 @@ class MLP:
         """Eval-mode ``(mean loss, outputs)`` from one forward pass."""
         zo = self._forward_eval(params, X, state).zo
         return self._value(zo, np.ascontiguousarray(Y.T, dtype=self.dtype)), self._outputs(zo)
+
+    def evaluate_into(self, params: np.ndarray, X: np.ndarray, YT: np.ndarray, out: np.ndarray,
+                      state: Mapping[str, np.ndarray] | None = None) -> float:
+        """:meth:`evaluate` without allocating, for a split evaluated again and
+        again: ``YT`` is the targets class-major, a C-contiguous (n_out, n)
+        array; the outputs are written into ``out``, a C-contiguous (n, n_out)
+        array. Returns the mean loss; the numbers equal :meth:`evaluate`'s."""
+        zo = self._forward_eval(params, X, state).zo
+        loss = self._value(zo, YT)
+        self._out_fn(zo, out.T)
+        return loss
