@@ -245,6 +245,8 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     if not history.rows:  # the initial row: where every curve starts
         t0 = time.perf_counter()
         train_loss0, train_acc0 = SplitEvaluator(net, X, Y, y, ds.task)(params, model_state)
+        if n not in (ds.X_val.shape[0], ds.X_test.shape[0]):
+            net.release(n)  # the training split is evaluated only here
         opt.lr = schedule(1)
         record(train_loss0, train_acc0 if classify else None, 0.0, float(loop.epoch))
         initial_eval_s = time.perf_counter() - t0

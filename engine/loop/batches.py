@@ -62,8 +62,9 @@ class Batches:
     def _shuffled(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         b = self.b
         order = self.rng.permutation(self.n)
-        # fancy indexing gathers rows faster than np.take(..., out=) here
-        Xp, Yp, self.labels = self.X[order], self.Y[order], self.y[order]
+        # np.take into a new array gathers rows faster than fancy indexing or np.take(..., out=)
+        Xp, Yp = np.take(self.X, order, axis=0), np.take(self.Y, order, axis=0)
+        self.labels = np.take(self.y, order)
         for lo in range(0, count * b, b):
             yield Xp[lo:lo + b], Yp[lo:lo + b]
 
