@@ -268,8 +268,8 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 t_yield = time.perf_counter()
                 loss, out, share = yield Xb, Yb
                 clock.add_wait(t_yield, share)
-            diverged = divergence("training loss", loss, loop.updates)
-            if diverged:
+            if not math.isfinite(loss):
+                diverged = divergence("training loss", loss, loop.updates)
                 break
             tally.add(loss, out, m)
             if clipping:

@@ -51,13 +51,15 @@ class Batches:
         """The next epoch's batches, at most ``limit`` of them."""
         count = min(limit, self.per_epoch)
         if self.kind == "shuffle":
-            yield from self._shuffled(count)
-        elif self.kind == "full":
-            self.labels = self.y
-            for _ in range(count):
-                yield self.X, self.Y  # the whole split: no copy
-        else:
-            yield from self._drawn(count)
+            return self._shuffled(count)
+        if self.kind == "full":
+            return self._whole(count)
+        return self._drawn(count)
+
+    def _whole(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self.labels = self.y
+        for _ in range(count):
+            yield self.X, self.Y  # the whole split: no copy
 
     def _shuffled(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         b = self.b
