@@ -6,7 +6,8 @@ Per repetition every cell runs ``engine.train`` (validation, history, diagnostic
 evaluation: the whole call) and the bare core loop (``MLP.loss_grad`` + ``Optimizer.step``, see
 ``bench.contenders.engine_core``) once each, in alternating order, after one warm-up of each.
 The overhead is ``train ÷ core loop − 1`` of the medians over repetitions, and of the minima (the
-figure least disturbed by other processes on a shared machine). ``--threads`` instead times the
+figure least disturbed by other processes on a shared machine); ``--cpu`` times this process's CPU
+seconds instead of wall time, which other processes disturb far less. ``--threads`` instead times the
 core loop with the BLAS pool limited to 1 and to 2 threads, interleaved the same way, to decide
 where a second thread pays. Prints a markdown section; no file is written.
 """
@@ -22,9 +23,15 @@ import time
 from bench import contenders as C
 from bench import machine, problems
 
+CPU = False  # --cpu: this process's CPU time instead of wall time
 
-def _time(fn, *args) -> float:
-    return fn(*args).epoch_s
+
+def _time(fn, problem, cell, dtype) -> float:
+    if not CPU:
+        return fn(problem, cell, dtype).epoch_s
+    t0 = time.process_time()
+    fn(problem, cell, dtype)
+    return (time.process_time() - t0) / cell.epochs
 
 
 def _rows(cells, dtypes, reps: int, pair) -> dict:
@@ -68,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", nargs="+", default=["float64", "float32"], choices=["float64", "float32"])
     ap.add_argument("--only", action="append", choices=["digits", "synthetic"])
     ap.add_argument("--threads", action="store_true", help="core loop at 1 vs 2 BLAS threads instead")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time this process's CPU seconds, not wall time (steadier on a busy machine; "
+                         "one-thread cells only, since idle BLAS threads spin)")
     args = ap.parse_args(argv)
+    global CPU
+    CPU = args.cpu
     cells = problems.cells(False, tuple(args.only or ()))
     load_before, others, t0 = machine.load_average(), machine.OtherLoad(), time.perf_counter()
     if args.threads:
