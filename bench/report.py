@@ -121,7 +121,7 @@ class Report:
     def engine_split_table(self) -> str:
         """engine.train: whole call vs training-only epochs vs the core loop."""
         header = ["cell", "dtype", "train() / epoch ms", "training only ms", "validation+history ms",
-                  "core loop ms", "train() ÷ core loop"]
+                  "core loop ms", "train() ÷ core loop", "overhead (÷ − 1)"]
         rows = []
         for cell in self.cells:
             for suf, dt in (("64", "f64"), ("32", "f32")):
@@ -131,7 +131,8 @@ class Report:
                     continue
                 rows.append([cell.label, dt, _ms(s.epoch_s), _ms(s.epoch_train_s), _ms(s.eval_s),
                              _ms(core.epoch_s) if core else "–",
-                             _x(s.epoch_s / core.epoch_s) if core else "–"])
+                             _x(s.epoch_s / core.epoch_s) if core else "–",
+                             f"{100 * (s.epoch_s / core.epoch_s - 1):+.0f} %" if core else "–"])
         return _table(header, rows)
 
     def ratio_table(self) -> str:

@@ -35,9 +35,13 @@ from threadpoolctl import ThreadpoolController
 
 from engine import data, optim, schedules
 from engine.config import RunConfig
+from engine.loop.batches import Batches
+from engine.loop.clock import RunClock
+from engine.loop.evaluation import SplitEvaluator
+from engine.loop.history import History
+from engine.loop.stopping import EarlyStopping
+from engine.loop.update import EpochTally, clip, divergence
 from engine.nn import MLP
-
-STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
 
 Callback = Callable[[dict[str, Any]], Any]
 
@@ -93,33 +97,6 @@ def _num(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) else None
-
-
-# --------------------------------------------------------------------------
-# evaluation
-
-
-def _metric(task: str, output: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy for classification, R² for regression (scikit-learn's r2_score)."""
-    if task == "regression":
-        from sklearn.metrics import r2_score
-
-        if not np.all(np.isfinite(output)):
-            return math.nan
-        return float(r2_score(y, output.reshape(y.shape)))
-    if output.shape[1] == 1:
-        pred = (output[:, 0] >= 0.5).astype(np.int64)
-    else:
-        pred = output.argmax(axis=1)
-    return float(np.mean(pred == y))
-
-
-def _evaluate(net: MLP, params, X, Y, y, state, task) -> tuple[float, float]:
-    loss, out = net.evaluate(params, X, Y, state)
-    # R² is invariant to the target standardisation, so compare in scaled units
-    return float(loss), _metric(task, out, Y if task == "regression" else y)
-
-
 
 
 # --------------------------------------------------------------------------
@@ -217,62 +194,35 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
         config.dataset, config.dataset_params, config.val_fraction, config.test_fraction,
         config.seed, config.dtype,
     )
-    dtype = np.dtype(config.dtype)
     net = MLP(
         ds.n_features, config.hidden, ds.n_outputs, config.activation, ds.output,
         config.batchnorm, config.dtype,
     )
     opt = optim.create(config.optimizer, **config.optimizer_params)
-    n = ds.X_train.shape[0]
-    b = min(config.batch_size, n)
-    updates_per_epoch = math.ceil(n / b)
+    X, Y, y = ds.X_train, ds.Y_train, ds.y_train
+    n = X.shape[0]
+    updates_per_epoch = math.ceil(n / min(config.batch_size, n))
     total_updates = config.max_updates or config.epochs * updates_per_epoch
     n_epochs = math.ceil(total_updates / updates_per_epoch)
-    base_lr = opt.lr
     sspec = schedules.REGISTRY[config.schedule]
-    schedule = sspec.factory(base_lr, total_updates, **config.schedule_params)
+    schedule = sspec.factory(opt.lr, total_updates, **config.schedule_params)
     # reduce-on-plateau is the one schedule that listens to the validation loss
     plateau = schedule.plateau if sspec.extra.get("plateau") else None
-
-    # -- state: fresh or from a checkpoint ---------------------------------
-    if start is None:
-        init_rng = np.random.default_rng([config.seed, 0])
-        params = net.init_params(init_rng, config.initializer, **config.init_params)
-        if slot is not None:
-            np.copyto(slot[0], params)
-            params = slot[0]
-        model_state = net.init_state()
-        opt_state = opt.init(params)
-        loop = LoopState()
-        batch_rng = np.random.default_rng([config.seed, 1])
-        rows: list[dict[str, Any]] = []
-    else:
-        params = np.array(start["params"], dtype=dtype)
-        model_state = {k: np.array(v, dtype=dtype) for k, v in start["model_state"].items()}
-        opt_state = dict(start["opt_state"])
-        loop = LoopState(**start["loop"])
-        batch_rng = np.random.default_rng()
-        batch_rng.bit_generator.state = loop.rng_state
-        rows = start["history"].to_dict("records")
-        if plateau is not None:
-            vars(plateau).update(loop.plateau)
+    params, model_state, opt_state, loop, batch_rng, rows = _start(config, net, opt, start, slot, plateau)
 
     grad = np.zeros_like(params) if slot is None else slot[1]
-    prev = np.empty_like(params)
-    best_params = params.copy() if config.early_stopping and config.restore_best else None
-    X, Y, y = ds.X_train, ds.Y_train, ds.y_train
-    # Shuffling gathers the whole split once per epoch, so every batch is a
-    # contiguous slice; drawing with replacement gathers batch by batch.
-    shuffled = config.sampling == "shuffle" and b < n
-    if not shuffled:
-        xb = np.empty((b, X.shape[1]), dtype=dtype)
-        yb_enc = np.empty((b, Y.shape[1]), dtype=Y.dtype)
-    # predicted and true labels of the epoch's batches, compared once per evaluation
-    pred = np.empty(updates_per_epoch * b, dtype=np.int64)
-    seen_labels = np.empty(updates_per_epoch * b, dtype=y.dtype)
-    binary = Y.shape[1] == 1
+    batches = Batches(X, Y, y, config.batch_size, config.sampling, batch_rng)
     classify = ds.task != "regression"
+    tally = EpochTally(updates_per_epoch * batches.b, classify, binary=Y.shape[1] == 1)
+    stopper = EarlyStopping(
+        config.monitor, config.min_delta, config.patience, config.early_stopping,
+        loop.best_score, loop.best_epoch, loop.bad_epochs,
+        params.copy() if config.early_stopping and config.restore_best else None,
+    )
     metric_col = "val_r2" if ds.task == "regression" else "val_acc"
+    validation = SplitEvaluator(net, ds.X_val, ds.Y_val, ds.y_val, ds.task)
+    history = History(net, opt, params, metric_col, classify, rows)
+    clipping = config.clip_norm > 0 or config.clip_value > 0
     closure = None
     if optim.REGISTRY[config.optimizer].extra.get("full_batch_only"):
         cgrad = np.zeros_like(params)
@@ -281,94 +231,34 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
             loss_c = net.loss_grad(p, X, Y, cgrad, model_state)
             return loss_c, cgrad
 
-    def accuracy(labels: np.ndarray, seen: int) -> float | None:
-        """Training accuracy over the batches of the epoch so far."""
-        if not classify or seen == 0:
-            return None
-        return float(np.count_nonzero(pred[:seen] == labels[:seen])) / seen
+    def record(train_loss: float, train_acc: float | None, ratio: float, epoch: float) -> dict[str, Any]:
+        val_loss, val_metric = validation(params, model_state)
+        return history.add(
+            epoch=epoch, updates=loop.updates, samples_seen=loop.samples_seen, time_s=loop.time_s,
+            train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_metric=val_metric,
+            ratio=ratio, grad=grad, opt_state=opt_state,
+        )
 
-    def clip(g: np.ndarray) -> None:
-        if config.clip_value > 0:
-            np.clip(g, -config.clip_value, config.clip_value, out=g)
-        if config.clip_norm > 0:
-            norm = math.sqrt(float(np.dot(g, g)))
-            if norm > config.clip_norm:
-                g *= config.clip_norm / norm
-
-    def diagnostics() -> dict[str, float]:
-        d: dict[str, float] = {}
-        for name, sl in zip(net.layer_names, net.layer_slices, strict=True):
-            gs = grad[sl]
-            d[f"grad_norm_{name}"] = math.sqrt(float(np.dot(gs, gs)))
-        for k, v in opt.state_norms(opt_state).items():
-            d[f"state_norm_{k}"] = v
-        return d
-
-    def record(train_loss: float, train_acc: float | None, ratio: float, mid_epoch: bool = False):
-        val_loss, val_metric = _evaluate(net, params, ds.X_val, ds.Y_val, ds.y_val, model_state, ds.task)
-        row = {
-            # rows evaluated inside an epoch (eval_every) sit at fractional epochs
-            "epoch": loop.updates / updates_per_epoch if mid_epoch else float(loop.epoch),
-            "updates": loop.updates,
-            "samples_seen": loop.samples_seen,
-            "time_s": loop.time_s,
-            "lr": opt.lr,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-        }
-        if classify:
-            row["train_acc"] = train_acc
-        row[metric_col] = val_metric
-        row["update_ratio"] = ratio
-        row.update(diagnostics())
-        rows.append(row)
-        return row
-
-    status, stop_reason, diverged_at = "completed", "", None
-    eval_s = 0.0
-    epoch_times: list[float] = []
-    # lock-step: time spent suspended on the other runs' work, minus this run's
-    # share of the stacked pass, so each run's clock counts its own cost
-    waited = 0.0
-
+    status, stop_reason = "completed", ""
+    diverged: str | None = None  # the stop reason of a diverging run
     initial_eval_s = 0.0
-    if not rows:  # the initial row: where every curve starts
+    if not history.rows:  # the initial row: where every curve starts
         t0 = time.perf_counter()
-        train_loss0, train_acc0 = _evaluate(net, params, X, Y, y, model_state, ds.task)
+        train_loss0, train_acc0 = SplitEvaluator(net, X, Y, y, ds.task)(params, model_state)
+        if n not in (ds.X_val.shape[0], ds.X_test.shape[0]):
+            net.release(n)  # the training split is evaluated only here
         opt.lr = schedule(1)
-        record(train_loss0, train_acc0 if classify else None, 0.0)
+        record(train_loss0, train_acc0 if classify else None, 0.0, float(loop.epoch))
         initial_eval_s = time.perf_counter() - t0
 
-    # wall time counts training only; evaluations inside the loop are subtracted
-    t_start = time.perf_counter() - loop.time_s
+    clock = RunClock(loop.time_s)
     while loop.epoch < n_epochs and status == "completed":
-        epoch_t0, epoch_waited0 = time.perf_counter(), waited
+        clock.begin_epoch()
         loop.epoch += 1
-        if shuffled:
-            order = batch_rng.permutation(n)
-            # fancy indexing gathers rows faster than np.take(..., out=) here
-            Xp, Yp, labels = X[order], Y[order], y[order]
-        else:
-            labels = y if b == n and config.sampling == "shuffle" else seen_labels
-        loss_sum, seen = 0.0, 0
-        for j in range(updates_per_epoch):
-            if loop.updates >= total_updates:
-                break
-            # -- the batch ------------------------------------------------
-            if shuffled:
-                lo = j * b
-                Xb, Yb = Xp[lo:lo + b], Yp[lo:lo + b]
-            elif b == n and config.sampling == "shuffle":
-                Xb, Yb = X, Y  # full batch: no copy
-            else:
-                idx = (batch_rng.integers(0, n, size=1) if b == 1
-                       else batch_rng.choice(n, size=b, replace=False))
-                Xb, Yb = xb, yb_enc
-                np.take(X, idx, axis=0, out=Xb)
-                np.take(Y, idx, axis=0, out=Yb)
-                np.take(y, idx, axis=0, out=seen_labels[seen:seen + b])
-            m = Xb.shape[0]
+        tally.reset()
+        for j, (Xb, Yb) in enumerate(batches.epoch(total_updates - loop.updates)):
             # -- one update -----------------------------------------------
+            m = Xb.shape[0]
             loop.updates += 1
             opt.lr = schedule(loop.updates)
             if slot is None:
@@ -377,80 +267,47 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
             else:
                 t_yield = time.perf_counter()
                 loss, out, share = yield Xb, Yb
-                waited += time.perf_counter() - t_yield - share
+                clock.add_wait(t_yield, share)
             if not math.isfinite(loss):
-                status, diverged_at = "diverged", loop.updates
-                stop_reason = (
-                    f"The training loss became {loss} at update {loop.updates}; "
-                    "lower the learning rate or clip the gradients."
-                )
+                diverged = divergence("training loss", loss, loop.updates)
                 break
-            loss_sum += loss * m
-            if classify:
-                if binary:
-                    np.greater_equal(out[:, 0], 0.5, out=pred[seen:seen + m])
-                else:
-                    out.argmax(axis=1, out=pred[seen:seen + m])
-            seen += m
-            if config.clip_norm > 0 or config.clip_value > 0:
-                clip(grad)
-            end_of_period = (
-                j == updates_per_epoch - 1 or loop.updates == total_updates
-                or (config.eval_every and loop.updates % config.eval_every == 0)
-            )
-            if end_of_period:
-                np.copyto(prev, params)
+            tally.add(loss, out, m)
+            if clipping:
+                clip(grad, config.clip_value, config.clip_norm)
+            last_of_epoch = j == updates_per_epoch - 1 or loop.updates == total_updates
+            row_inside = (config.eval_every and loop.updates % config.eval_every == 0
+                          and not last_of_epoch)
+            if last_of_epoch or row_inside:  # the update ratio needs θ before the step
+                np.copyto(history.prev, params)
             opt.step(params, grad, opt_state, closure)
             loop.samples_seen += m
-            if config.eval_every and loop.updates % config.eval_every == 0 and not (
-                j == updates_per_epoch - 1 or loop.updates == total_updates
-            ):
-                loop.time_s = time.perf_counter() - t_start - eval_s - waited
+            if row_inside:  # eval_every: rows inside an epoch sit at fractional epochs
+                loop.time_s = clock.training()
                 t0 = time.perf_counter()
-                if not np.all(np.isfinite(params)):
+                diverged = divergence("parameters", params, loop.updates)
+                if diverged:
                     break
-                record(loss_sum / max(seen, 1), accuracy(labels, seen), _ratio(params, prev),
-                       mid_epoch=True)
-                eval_s += time.perf_counter() - t0
-        loop.time_s = time.perf_counter() - t_start - eval_s - waited
-        epoch_times.append(time.perf_counter() - epoch_t0 - (waited - epoch_waited0))
-        if status == "diverged":
-            break
-        if not np.all(np.isfinite(params)):
-            status, diverged_at = "diverged", loop.updates
-            stop_reason = (
-                f"The parameters became non-finite at update {loop.updates}; "
-                "lower the learning rate or clip the gradients."
-            )
+                record(tally.loss, tally.accuracy(batches.labels), history.update_ratio(params),
+                       loop.updates / updates_per_epoch)
+                clock.add_eval(t0)
+        # -- the end of an epoch: its row, plateau, early stopping ---------
+        loop.time_s = clock.training()
+        clock.end_epoch()
+        diverged = diverged or divergence("parameters", params, loop.updates)
+        if diverged:
             break
         t0 = time.perf_counter()
-        row = record(loss_sum / max(seen, 1), accuracy(labels, seen), _ratio(params, prev))
-        eval_s += time.perf_counter() - t0
+        row = record(tally.loss, tally.accuracy(batches.labels), history.update_ratio(params),
+                     float(loop.epoch))
+        clock.add_eval(t0)
         val_loss = row["val_loss"]
-        if not math.isfinite(val_loss):
-            status, diverged_at = "diverged", loop.updates
-            stop_reason = (
-                f"The validation loss became {val_loss} at update {loop.updates}; "
-                "lower the learning rate or clip the gradients."
-            )
+        diverged = divergence("validation loss", val_loss, loop.updates)
+        if diverged:
             break
-        # -- plateau schedule and early stopping ----------------------------
         if plateau is not None:
             plateau.update(val_loss)
-        score = val_loss if config.monitor == "val_loss" else -row[metric_col]
-        if score < loop.best_score - config.min_delta:
-            loop.best_score, loop.best_epoch, loop.bad_epochs = score, loop.epoch, 0
-            if best_params is not None:
-                np.copyto(best_params, params)
-        else:
-            loop.bad_epochs += 1
-            if config.early_stopping and loop.bad_epochs >= config.patience:
-                status = "early_stopped"
-                stop_reason = (
-                    f"{config.monitor} did not improve by more than {config.min_delta:g} for "
-                    f"{config.patience} epochs; the best was at epoch {loop.best_epoch}"
-                    + (" and its parameters were restored." if best_params is not None else ".")
-                )
+        if stopper.update(stopper.score(val_loss, row[metric_col]), loop.epoch, params):
+            status, stop_reason = "early_stopped", stopper.reason()
         if callback is not None:
             progress = {
                 "epoch": loop.epoch, "epochs": n_epochs, "updates": loop.updates,
@@ -460,44 +317,37 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
             if callback(progress) is False and status == "completed" and loop.epoch < n_epochs:
                 status, stop_reason = "interrupted", f"Stopped by the user after epoch {loop.epoch}."
 
-    if status == "completed":
+    diverged_at = None
+    if diverged:
+        status, stop_reason, diverged_at = "diverged", diverged, loop.updates
+    elif status == "completed":
         stop_reason = f"Completed {loop.epoch} epochs ({loop.updates} updates)."
-    if status == "early_stopped" and best_params is not None:
-        np.copyto(params, best_params)
-    elif status == "completed" and best_params is not None and config.early_stopping:
-        np.copyto(params, best_params)
+    if status in ("completed", "early_stopped"):
+        stopper.restore(params)
 
+    loop.best_score, loop.best_epoch = stopper.best_score, stopper.best_epoch
+    loop.bad_epochs = stopper.bad_epochs
     loop.rng_state = batch_rng.bit_generator.state
     loop.plateau = _plateau_state(plateau)
-    history = pd.DataFrame(rows)
     test_metrics: dict[str, float] = {}
     if status != "diverged" and np.all(np.isfinite(params)):
-        test_loss, test_metric = _evaluate(net, params, ds.X_test, ds.Y_test, ds.y_test, model_state, ds.task)
-        metric_name = "test_r2" if ds.task == "regression" else "test_acc"
-        test_metrics = {"test_loss": test_loss, metric_name: test_metric}
-    total_s = time.perf_counter() - t_start - waited + initial_eval_s
-    train_s = loop.time_s
-    timings = {
-        "total_s": total_s,
-        "train_s": train_s,
-        "eval_s": eval_s + initial_eval_s,
-        "per_epoch_s": float(np.median(epoch_times)) if epoch_times else math.nan,
-        "updates_per_s": loop.updates / train_s if train_s > 0 else math.nan,
-        "samples_per_s": loop.samples_seen / train_s if train_s > 0 else math.nan,
-        "updates_per_epoch": float(updates_per_epoch),
-    }
-    valid = history["val_loss"].replace([np.inf, -np.inf], np.nan)
+        test_loss, test_metric = SplitEvaluator(net, ds.X_test, ds.Y_test, ds.y_test, ds.task)(
+            params, model_state)
+        test_metrics = {"test_loss": test_loss, metric_col.replace("val", "test"): test_metric}
+    timings = clock.timings(loop.time_s, loop.updates, loop.samples_seen, updates_per_epoch, initial_eval_s)
+    history_df = pd.DataFrame(history.rows)
+    valid = history_df["val_loss"].replace([np.inf, -np.inf], np.nan)
     best_i = valid.idxmin() if valid.notna().any() else None
     return RunResult(
         config=config,
         key=config.key(),
-        history=history,
+        history=history_df,
         status=status,
         stop_reason=stop_reason,
         task=ds.task,
         diverged_at=diverged_at,
-        best_epoch=None if best_i is None else float(history.loc[best_i, "epoch"]),
-        best_val_loss=math.nan if best_i is None else float(history.loc[best_i, "val_loss"]),
+        best_epoch=None if best_i is None else float(history_df.loc[best_i, "epoch"]),
+        best_val_loss=math.nan if best_i is None else float(history_df.loc[best_i, "val_loss"]),
         test_metrics=test_metrics,
         timings=timings,
         params=params,
@@ -507,11 +357,28 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     )
 
 
-def _ratio(params: np.ndarray, prev: np.ndarray) -> float:
-    """‖θ_t − θ_{t−1}‖ / ‖θ_{t−1}‖ for the last update (about 1e-3 is healthy)."""
-    denom = math.sqrt(float(np.dot(prev, prev)))
-    diff = params - prev
-    return math.sqrt(float(np.dot(diff, diff))) / denom if denom > 0 else math.nan
+def _start(config: RunConfig, net: MLP, opt, start: dict[str, Any] | None,
+           slot: tuple[np.ndarray, np.ndarray] | None, plateau: Any):
+    """Parameters, model and optimizer state, counters, batch generator and
+    history rows: fresh, or from a checkpoint's ``start``."""
+    if start is None:
+        params = net.init_params(np.random.default_rng([config.seed, 0]), config.initializer,
+                                 **config.init_params)
+        if slot is not None:
+            np.copyto(slot[0], params)
+            params = slot[0]
+        return (params, net.init_state(), opt.init(params), LoopState(),
+                np.random.default_rng([config.seed, 1]), [])
+    dtype = np.dtype(config.dtype)
+    params = np.array(start["params"], dtype=dtype)
+    model_state = {k: np.array(v, dtype=dtype) for k, v in start["model_state"].items()}
+    loop = LoopState(**start["loop"])
+    batch_rng = np.random.default_rng()
+    batch_rng.bit_generator.state = loop.rng_state
+    if plateau is not None:
+        vars(plateau).update(loop.plateau)
+    return (params, model_state, dict(start["opt_state"]), loop, batch_rng,
+            start["history"].to_dict("records"))
 
 
 def decision_surface(result: RunResult, resolution: int = 80) -> dict[str, np.ndarray]:

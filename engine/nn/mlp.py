@@ -100,18 +100,19 @@ class _Work:
         self.z, self.a, self.h, self.av, self.xhat, self.invstd, self.d = [], [], [], [], [], [], []
         for width in sizes[1:-1]:
             a = aug(width)
-            self.z.append(np.empty((width, n), dtype=dtype))
+            # evaluation keeps no cache: each layer computes in place in its output
+            self.z.append(np.empty((width, n), dtype=dtype) if train else a[:width])
             self.a.append(a)
             self.av.append(a[:width])  # what the next layer sees
             # the activation output: the next layer's input, or batch norm's input
-            self.h.append(np.empty((width, n), dtype=dtype) if bn else a[:width])
+            self.h.append(np.empty((width, n), dtype=dtype) if bn and train else a[:width])
             self.xhat.append(np.empty((width, n), dtype=dtype) if bn and train else None)
             self.invstd.append(np.empty((width, 1), dtype=dtype) if bn and train else None)
             self.d.append(np.empty((width, n), dtype=dtype) if train else None)
         self.inp = [self.xa, *self.a]
         k = sizes[-1]
         self.zo = np.empty((k, n), dtype=dtype)
-        self.p = self.zo if out_is_z else np.empty((k, n), dtype=dtype)
+        self.p = self.zo if out_is_z or not train else np.empty((k, n), dtype=dtype)
         self.out = self.p.T  # (n, k) view: what last_output shows
         if train:
             self.Y = np.empty((k, n), dtype=dtype)
@@ -269,6 +270,10 @@ class MLP:
             cache[n] = ws
         return ws
 
+    def release(self, n: int) -> None:
+        """Drop the evaluation buffers for ``n`` samples (a split evaluated only once)."""
+        self._eval_ws.pop(n, None)
+
     def _check_X(self, X: np.ndarray) -> int:
         if X.ndim != 2 or X.shape[1] != self.n_in or X.shape[0] < 1:
             raise ValueError(f"X: shape {X.shape} is not allowed; allowed: (n >= 1, {self.n_in})")
@@ -362,17 +367,15 @@ class MLP:
         np.copyto(ws.x, X.T)
         nh = self._nh
         for i in range(nh):
-            z = ws.z[i]
+            z = ws.z[i]  # the layer's output buffer: everything happens in place
             np.dot(P[i].WbT, ws.inp[i], out=z)
+            self._fwd(z, z)
             if self.batchnorm:
-                self._fwd(z, z)
                 rm, rv = state[f"bn{i + 1}.mean"], state[f"bn{i + 1}.var"]
                 scale = P[i].gamma / np.sqrt(rv + BN_EPS)
                 shift = P[i].beta - rm * scale
-                np.multiply(z, scale[:, None], out=ws.av[i])
-                ws.av[i] += shift[:, None]
-            else:
-                self._fwd(z, ws.av[i])
+                z *= scale[:, None]
+                z += shift[:, None]
         np.dot(P[nh].WbT, ws.inp[nh], out=ws.zo)
         return ws
 
@@ -404,3 +407,14 @@ class MLP:
         """Eval-mode ``(mean loss, outputs)`` from one forward pass."""
         zo = self._forward_eval(params, X, state).zo
         return self._value(zo, np.ascontiguousarray(Y.T, dtype=self.dtype)), self._outputs(zo)
+
+    def evaluate_into(self, params: np.ndarray, X: np.ndarray, YT: np.ndarray, out: np.ndarray,
+                      state: Mapping[str, np.ndarray] | None = None) -> float:
+        """:meth:`evaluate` without allocating, for a split evaluated again and
+        again: ``YT`` is the targets class-major, a C-contiguous (n_out, n)
+        array; the outputs are written into ``out``, a C-contiguous (n, n_out)
+        array. Returns the mean loss; the numbers equal :meth:`evaluate`'s."""
+        zo = self._forward_eval(params, X, state).zo
+        loss = self._value(zo, YT)
+        self._out_fn(zo, out.T)
+        return loss

@@ -231,3 +231,144 @@ def test_plateau_schedule_lowers_the_lr_when_validation_stalls():
     assert lrs.iloc[0] == 0.5
     assert lrs.min() < 0.5  # a threshold of 50 % makes almost every epoch "no improvement"
     assert lrs.is_monotonic_decreasing
+
+
+# -- the loop's parts ----------------------------------------------------------------------------
+def _stream(n: int, b: int, sampling: str, seed: int = 0):
+    from engine.loop.batches import Batches
+
+    X = np.arange(n, dtype=float)[:, None] * np.ones((1, 3))
+    Y = np.eye(4)[np.arange(n) % 4]
+    y = np.arange(n)
+    return Batches(X, Y, y, b, sampling, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("n, b", [(10, 3), (12, 4), (7, 1), (9, 9)])
+def test_shuffled_batches_see_every_sample_once_per_epoch(n, b):
+    stream = _stream(n, b, "shuffle")
+    orders = []
+    for _ in range(3):
+        rows = []
+        for Xb, Yb in stream.epoch(stream.per_epoch):
+            assert 1 <= Xb.shape[0] <= b and Yb.shape[0] == Xb.shape[0]
+            assert np.array_equal(np.eye(4)[Xb[:, 0].astype(int) % 4], Yb)  # rows stay paired
+            rows += Xb[:, 0].astype(int).tolist()
+        assert sorted(rows) == list(range(n))
+        assert np.array_equal(stream.labels, rows)  # the labels in the order they were seen
+        orders.append(rows)
+    if b < n:
+        assert orders[0] != orders[1]  # a new permutation every epoch
+
+
+def test_replacement_batches_are_drawn_one_by_one_and_stop_at_the_limit():
+    stream = _stream(10, 4, "replacement", seed=1)
+    batches = [Xb[:, 0].astype(int).tolist() for Xb, _ in stream.epoch(2)]
+    assert len(batches) == 2
+    assert all(len(set(rows)) == 4 for rows in batches)  # distinct within a batch
+    assert stream.labels[:8].tolist() == batches[0] + batches[1]
+    # only the batches asked for are drawn: the generator is where two draws leave it
+    rng = np.random.default_rng(1)
+    rng.choice(10, size=4, replace=False), rng.choice(10, size=4, replace=False)
+    assert stream.rng.bit_generator.state == rng.bit_generator.state
+
+
+def test_the_budget_cuts_an_epoch_short():
+    stream = _stream(10, 3, "shuffle")
+    assert len(list(stream.epoch(2))) == 2
+    assert len(list(stream.epoch(10))) == stream.per_epoch == 4
+
+
+def test_early_stopping_counts_bad_epochs_and_keeps_the_best_params():
+    from engine.loop.stopping import EarlyStopping
+
+    params = np.zeros(3)
+    es = EarlyStopping("val_loss", min_delta=0.1, patience=2, enabled=True, best_params=params.copy())
+    assert es.update(1.0, 1, params + 1) is False and es.best_epoch == 1
+    assert es.update(0.95, 2, params + 2) is False  # better, but not by more than min_delta
+    assert es.bad_epochs == 1 and np.array_equal(es.best_params, params + 1)
+    assert es.update(0.5, 3, params + 3) is False and es.bad_epochs == 0
+    assert es.update(0.6, 4, params + 4) is False
+    assert es.update(0.45, 5, params + 5) is True  # two bad epochs in a row
+    assert es.best_epoch == 3 and es.best_score == 0.5
+    out = np.zeros(3)
+    es.restore(out)
+    assert np.array_equal(out, params + 3)
+    assert "epoch 3" in es.reason() and "restored" in es.reason()
+
+
+def test_early_stopping_off_still_tracks_the_best_and_val_metric_counts_higher_as_better():
+    from engine.loop.stopping import EarlyStopping
+
+    es = EarlyStopping("val_metric", patience=1, enabled=False)
+    assert es.score(0.3, 0.9) == -0.9
+    assert es.update(es.score(0.3, 0.9), 1, np.zeros(2)) is False
+    assert es.update(es.score(0.2, 0.8), 2, np.zeros(2)) is False  # worse metric, but never stops
+    assert (es.best_epoch, es.bad_epochs) == (1, 1)
+    out = np.ones(2)
+    es.restore(out)  # nothing kept, nothing restored
+    assert np.array_equal(out, np.ones(2))
+
+
+def test_divergence_is_one_check_for_losses_and_parameters():
+    from engine.loop.update import divergence
+
+    assert divergence("training loss", 0.5, 3) is None
+    assert divergence("parameters", np.ones(4), 3) is None
+    msg = divergence("training loss", math.inf, 7)
+    assert msg.startswith("The training loss became inf at update 7;")
+    bad = np.ones(4)
+    bad[2] = np.nan
+    assert divergence("parameters", bad, 9).startswith("The parameters became non-finite at update 9;")
+    assert "validation loss became nan" in divergence("validation loss", math.nan, 2)
+
+
+def test_clip_by_value_then_by_norm():
+    from engine.loop.update import clip
+
+    g = np.array([3.0, -4.0, 0.5])
+    clip(g, clip_value=2.0, clip_norm=0.0)
+    assert g.tolist() == [2.0, -2.0, 0.5]
+    g = np.array([3.0, -4.0])
+    clip(g, clip_value=0.0, clip_norm=1.0)
+    np.testing.assert_allclose(g, [0.6, -0.8], rtol=1e-15)
+    g = np.array([0.3, 0.4])
+    clip(g, clip_value=0.0, clip_norm=1.0)  # under the cap: untouched
+    assert g.tolist() == [0.3, 0.4]
+
+
+def test_split_evaluator_equals_a_fresh_evaluation_and_reuses_its_buffers():
+    from engine import data
+    from engine.loop.evaluation import SplitEvaluator
+    from engine.nn import MLP
+
+    for name, dataset, params in [("softmax", "iris", {}), ("sigmoid", "moons", {}),
+                                  ("identity", "diabetes", {})]:
+        ds = data.load(dataset, params, 0.2, 0.2, 0, "float64")
+        net = MLP(ds.n_features, (5,), ds.n_outputs, "tanh", ds.output)
+        p = net.init_params(np.random.default_rng(2))
+        ev = SplitEvaluator(net, ds.X_val, ds.Y_val, ds.y_val, ds.task)
+        loss, out = net.evaluate(p, ds.X_val, ds.Y_val)
+        assert ev(p, None)[0] == loss, name
+        assert np.array_equal(ev.out, out), name
+        buf = ev.out
+        ev(p * 2, None)
+        assert ev.out is buf  # evaluated again into the same buffer
+        if ds.task != "regression":
+            pred = out.argmax(axis=1) if out.shape[1] > 1 else (out[:, 0] >= 0.5).astype(int)
+            assert ev(p, None)[1] == float(np.mean(pred == ds.y_val)), name
+
+
+def test_history_update_ratio_and_grad_norms_by_hand():
+    from engine.loop.history import History
+    from engine.nn import MLP
+
+    net = MLP(2, (3,), 2)
+    opt = optim.create("sgd")
+    p = np.arange(net.n_params, dtype=float)
+    h = History(net, opt, p, "val_acc", classify=True)
+    h.prev[:] = p
+    p2 = p + 0.5
+    assert h.update_ratio(p2) == math.sqrt(net.n_params * 0.25) / math.sqrt(float(np.dot(p, p)))
+    g = np.ones(net.n_params)
+    d = h.diagnostics(g, {})
+    assert d == {"grad_norm_layer1": math.sqrt(9), "grad_norm_output": math.sqrt(8)}
