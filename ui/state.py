@@ -33,7 +33,7 @@ RESERVED = {"hide", "embed", "embed_options"}
 # hides the field alone.
 GROUPS: dict[str, set[str]] = {}
 for _h in FIELDS:
-    if _h.group and _h.group not in {f.query for f in FIELDS}:
+    if _h.group and _h.group not in {f.query for f in FIELDS if f.kind != "params"}:
         GROUPS.setdefault(_h.group, set()).add(_h.query)
 _MEM = "_state_memory"  # key -> last value, per session
 _PAGE = "_state_page"  # page of the previous run
