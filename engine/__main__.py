@@ -152,18 +152,24 @@ def _report(result, args: argparse.Namespace) -> int:
     return 1 if result.status == "diverged" else 0
 
 
-def _progress():
-    def progress(p: dict) -> None:
-        metric = "val_acc" if "val_acc" in p else "val_r2"
-        print(f"epoch {p['epoch']:>4}/{p['epochs']}  updates {p['updates']:>7}  "
-              f"train_loss {p['train_loss']:.5f}  val_loss {p['val_loss']:.5f}  "
-              f"{metric} {p[metric]:.4f}  {p['time_s']:.2f}s", flush=True)
+def _orchestrator(args: argparse.Namespace):
+    """The run orchestrator of a command: ``--store`` reads and fills a run store."""
+    from engine.runs import Orchestrator
+    from engine.store import RunStore
 
-    return progress
+    store = getattr(args, "store", None)
+    return Orchestrator(None if store is None else RunStore(store or None))
+
+
+def _print_progress(p: dict) -> None:
+    """One line per epoch of a run's progress."""
+    metric = "val_acc" if "val_acc" in p else "val_r2"
+    print(f"epoch {p['epoch']:>4}/{p['epochs']}  updates {p['updates']:>7}  "
+          f"train_loss {p['train_loss']:.5f}  val_loss {p['val_loss']:.5f}  "
+          f"{metric} {p[metric]:.4f}  {p['time_s']:.2f}s", flush=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import train
     from engine.checkpoint import load_run, resume
 
     try:
@@ -198,20 +204,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     if args.resume:
         try:
-            result = resume(start, epochs=args.epochs, max_updates=args.max_updates, callback=_progress())
+            result = resume(start, epochs=args.epochs, max_updates=args.max_updates, callback=_print_progress)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
     else:
-        result = train(config, _progress())
+        result = _orchestrator(args).run([config], progress=lambda key, p: _print_progress(p))[0]
     return _report(result, args)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Every optimizer (with its defaults) on one config, trained stacked; a leaderboard."""
     import pandas as pd
-
-    from engine import train_many
 
     try:
         if not 1 <= args.seeds <= MAX_SEEDS:
@@ -229,7 +233,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 2
     print(f"training {len(configs)} runs ({len(args.optimizers)} optimizers x {args.seeds} seeds), "
           "stacked where they share batches…", flush=True)
-    results = train_many(configs)
+    results = _orchestrator(args).run(configs)
     rows = []
     for r in results:
         s = r.summary()
@@ -285,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="write the run to this .npz file")
     p.add_argument("--no-limits", action="store_true",
                    help="lift the work limits (OPTLAB_MAX_MEMORY_MB, _GFLOP, _UPDATES, _STORED_MB)")
+    p.add_argument("--store", nargs="?", const="", metavar="PATH",
+                   help="read runs already made from a run store and add the new ones "
+                        "(no PATH: the app's store)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("compare", help="several optimizers on one config, trained stacked; a leaderboard")
     p.add_argument("--config", help="JSON file with RunConfig fields (the optimizer's are ignored)")
@@ -293,11 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=1, help="seeds per optimizer: config seed, +1, …")
     p.add_argument("--csv", help="write one row per run to this CSV file")
     p.add_argument("--no-limits", action="store_true", help="lift the work limits")
+    p.add_argument("--store", nargs="?", const="", metavar="PATH",
+                   help="read runs already made from a run store and add the new ones "
+                        "(no PATH: the app's store)")
     p.set_defaults(func=cmd_compare)
     sub.add_parser("optimizers", help="list optimizers and their defaults").set_defaults(func=cmd_optimizers)
     sub.add_parser("datasets", help="list datasets and their settings").set_defaults(func=cmd_datasets)
     p = sub.add_parser("warm-lessons", help="pre-compute every lesson into the run store")
-    p.add_argument("--jobs", type=int, default=1, help="parallel workers (joblib)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
     p.set_defaults(func=cmd_warm_lessons)
     args = parser.parse_args(argv)
     return args.func(args)
