@@ -26,6 +26,7 @@ import functools
 import hashlib
 import io
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -525,10 +526,15 @@ def store_csv(content: bytes, target: str | None = None, data_dir: Path | str | 
     sha = hashlib.sha256(content).hexdigest()
     path = _csv_path(sha, data_dir)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(content))
-        tmp.replace(path)  # atomic: concurrent uploads of the same file are harmless
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(bytes(content))
+            tmp.replace(path)  # atomic: concurrent uploads of the same file are harmless
+        except OSError as e:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no stray file
+            raise ValueError(f"upload: the file could not be saved on the server "
+                             f"({e.strerror or e}); nothing was changed") from None
     return {"sha256": sha, "target": target, "n_rows": int(df.shape[0]), "task": task}
 
 

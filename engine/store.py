@@ -45,21 +45,46 @@ LIST_COLUMNS = [
 
 
 class RunStore:
-    """A folder-local SQLite database of finished runs."""
+    """A folder-local SQLite database of finished runs.
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    A store in a folder that cannot be written (a read-only host, a full
+    disk at start-up) opens read-only: every stored run is still served,
+    and :meth:`put` and :meth:`delete` raise ``sqlite3.OperationalError``
+    with a message saying so. ``read_only=True`` asks for that explicitly.
+    """
+
+    def __init__(self, path: str | Path | None = None, read_only: bool | None = None) -> None:
         self.path = Path(path) if path is not None else paths.store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as con, con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute(SCHEMA)
+        self.read_only = bool(read_only)
+        if not self.read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with closing(self._connect()) as con, con:
+                    con.execute("PRAGMA journal_mode=WAL")
+                    con.execute(SCHEMA)
+            except (sqlite3.Error, OSError):
+                if read_only is False or not self.path.is_file():
+                    raise
+                self.read_only = True  # serve what is there
+        if self.read_only and not self.path.is_file():
+            raise ValueError(f"store: {self.path} does not exist and cannot be created")
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            # immutable: no -wal/-shm files are needed (or created) beside the database
+            return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                   timeout=30)
         return sqlite3.connect(self.path, timeout=30)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise sqlite3.OperationalError(
+                f"the run store {self.path.name} is read-only on this server; new runs are not saved")
 
     # -- single runs -----------------------------------------------------
     def put(self, result: RunResult, label: str | None = None) -> None:
         """Store (or replace) a run under its key."""
+        self._writable()
         summary = result.summary()
         with closing(self._connect()) as con, con:
             con.execute(
@@ -87,6 +112,7 @@ class RunStore:
 
     def delete(self, keys: Iterable[str]) -> int:
         """Remove runs; returns how many were removed."""
+        self._writable()
         keys = list(keys)
         with closing(self._connect()) as con, con:
             cur = con.executemany("DELETE FROM runs WHERE key = ?", [(k,) for k in keys])

@@ -39,10 +39,28 @@ _log = logging.getLogger("optlab")
 
 @st.cache_resource(show_spinner=False)
 def _orchestrator(store_path: str) -> Orchestrator:
+    import sqlite3
+
     from engine import executors
     from engine.store import RunStore
 
-    return Orchestrator(RunStore(store_path), executors.from_environment())
+    try:
+        store = RunStore(store_path)
+    except (sqlite3.Error, OSError, ValueError) as e:  # no store at all: runs live in memory
+        _log.warning("no run store at %s (%s); runs are kept in memory only", store_path, e)
+        store = None
+    return Orchestrator(store, executors.from_environment())
+
+
+def store_notice() -> str | None:
+    """Why new runs are not saved on this server, if they are not."""
+    store = orchestrator().store
+    if store is None:
+        return "This server has no run store: runs are kept in memory only, until it restarts."
+    if store.read_only:
+        return ("This server's run store is read-only: every stored run is shown, but new runs "
+                "are not saved.")
+    return None
 
 
 def orchestrator() -> Orchestrator:

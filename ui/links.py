@@ -46,6 +46,9 @@ def begin(page: str) -> None:
     opened = apply_link(page, arriving)  # ?lesson=<id> becomes the page's own parameters
     state.begin(page, opened)
     notice(page)
+    problem = cache.store_notice()
+    if problem:
+        state.notices().caption(problem)
 
 
 def quoted(raw: str) -> str:

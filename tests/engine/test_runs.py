@@ -165,3 +165,18 @@ def test_the_memory_cache_is_bounded():
     tiny = ResultCache(max_bytes=10)
     tiny.put(results[0])
     assert len(tiny) == 0
+
+
+def test_a_read_only_store_serves_every_stored_run(tmp_path):
+    path = tmp_path / "s.sqlite"
+    stored = Orchestrator(RunStore(path)).run([cfg()])[0]
+    ro = RunStore(path, read_only=True)
+    orch = Orchestrator(ro)
+    back = orch.run([cfg()])[0]
+    assert orch.trained == 0 and np.array_equal(back.params, stored.params)
+    assert len(ro.list()) == 1
+    fresh = orch.run([cfg(seed=3)])[0]  # a new run still trains and is shown
+    assert fresh.status == "completed" and "read-only" in orch.store_error
+    assert len(RunStore(path)) == 1  # nothing was written, nothing lost
+    with pytest.raises(sqlite3.OperationalError, match="read-only"):
+        ro.delete([stored.key])
