@@ -377,14 +377,33 @@ def small_multiples(
 
 
 def band_frame(
-    df: pd.DataFrame, y: str, x: str = "epoch", group: str = "label", kind: str = "std"
+    df: pd.DataFrame, y: str, x: str = "epoch", group: str = "label", kind: str = "std",
+    run: str = "seed", points: int = 120,
 ) -> pd.DataFrame:
     """Mean and a band (± one std, or min–max) of ``y`` over the runs in each group.
 
-    Runs are aligned on ``x``; the band needs at least one value per x.
+    Runs (told apart by column ``run``) whose x values differ, as wall time
+    always does, are first interpolated onto a common grid of ``points``
+    values over the x range every run of the group covers, so the band
+    aggregates the same x for every seed instead of single points.
     """
     data = _clean(df, [x, y])
-    g = data.groupby([group, x])[y]
+    if run not in data.columns:
+        data = data.assign(**{run: 0})
+    frames = []
+    for name, g in data.groupby(group, sort=False):
+        runs = [r.sort_values(x) for _, r in g.groupby(run, sort=False)]
+        xs = [r[x].to_numpy(float) for r in runs]
+        if all(len(a) == len(xs[0]) and np.array_equal(a, xs[0]) for a in xs):
+            frames.append(g[[group, x, y]])  # aligned already (epochs, updates)
+            continue
+        lo, hi = max(a.min() for a in xs), min(a.max() for a in xs)
+        grid = np.linspace(lo, hi, points) if hi > lo else np.array([lo])
+        for a, r in zip(xs, runs, strict=True):
+            frames.append(pd.DataFrame({group: name, x: grid,
+                                        y: np.interp(grid, a, r[y].to_numpy(float))}))
+    data = pd.concat(frames, ignore_index=True) if frames else data[[group, x, y]]
+    g = data.groupby([group, x], sort=False)[y]
     out = g.mean().rename("mean").to_frame()
     if kind == "minmax":
         out["lo"], out["hi"] = g.min(), g.max()

@@ -327,3 +327,28 @@ def test_player_advances_step_on_a_timer_in_the_browser():
     assert "clock" in signals["step"]["on"][0]["update"]
     with pytest.raises(ValueError, match="step parameter"):
         animation.vega_spec(charts.curves(history(), "val_loss"), last=3, height=400)
+
+
+def test_bands_on_the_time_axis_interpolate_every_seed_onto_one_grid():
+    """Wall-time x values differ per seed: the band aggregates all seeds at every x."""
+    import numpy as np
+    import pandas as pd
+
+    from ui import charts as ch
+
+    rows = []
+    for seed, (scale, offset) in enumerate([(1.0, 0.0), (1.3, 0.5), (0.8, 1.0)]):
+        t = np.cumsum(np.full(11, scale))
+        rows.append(pd.DataFrame({"label": "adam", "seed": seed, "time_s": t, "val_loss": offset + 1 / t}))
+    hist = pd.concat(rows, ignore_index=True)
+    band = ch.band_frame(hist, "val_loss", x="time_s")
+    assert (band["runs"] == 3).all() and len(band) == 120
+    assert band["time_s"].min() == pytest.approx(1.3) and band["time_s"].max() == pytest.approx(8.8)
+    # each point is the mean of the three seeds' interpolated values
+    x = float(band["time_s"].iloc[50])
+    expect = np.mean([np.interp(x, r["time_s"], r["val_loss"]) for _, r in hist.groupby("seed")])
+    assert band["mean"].iloc[50] == pytest.approx(expect)
+    # aligned axes (epochs) are aggregated as they are
+    hist["epoch"] = hist.groupby("seed").cumcount()
+    by_epoch = ch.band_frame(hist, "val_loss", x="epoch")
+    assert len(by_epoch) == 11 and (by_epoch["runs"] == 3).all()
