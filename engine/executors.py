@@ -95,6 +95,29 @@ def _epoch_callback(keys: list[str], progress: Progress | None, should_stop: Sho
     return callback
 
 
+def spread(groups: Sequence[Sequence[RunConfig]], workers: int) -> list[list[RunConfig]]:
+    """Split stacked groups so that ``workers`` can train them in parallel.
+
+    A group first splits by optimizer (runs of one optimizer still stack and
+    take one vectorised step); then, while there are fewer groups than
+    workers, the largest splits in two. Stacking is an optimisation only: a
+    run's numbers are the same in any group.
+    """
+    out: list[list[RunConfig]] = []
+    for group in groups:
+        by_opt: dict[str, list[RunConfig]] = {}
+        for c in group:
+            by_opt.setdefault(c.optimizer, []).append(c)
+        out.extend(by_opt.values() if workers > 1 else [list(group)])
+    while len(out) < workers:
+        largest = max(range(len(out)), key=lambda i: len(out[i]), default=None)
+        if largest is None or len(out[largest]) < 2:
+            break
+        g = out.pop(largest)
+        out[largest:largest] = [g[:len(g) // 2], g[len(g) // 2:]]
+    return out
+
+
 # --------------------------------------------------------------------------
 # a bounded pool of local worker processes
 
@@ -222,8 +245,7 @@ class ProcessExecutor(Executor):
         slot_of: dict[str, int] = {}
         futures = {}
         try:
-            for group in groups:
-                group = list(group)
+            for group in spread(groups, self.jobs):
                 slots = self._take_slots(len(group))
                 slot_of.update({c.key(): s for c, s in zip(group, slots, strict=True)})
                 try:
@@ -347,7 +369,8 @@ class DaskExecutor(Executor):
         if progress is not None:
             self.client.subscribe_topic(topic, lambda event: inbox.put(event[1]))
         stop = Event(stop_name, client=self.client)
-        groups = [list(g) for g in groups]
+        workers = sum(self.client.nthreads().values())
+        groups = spread(groups, max(1, workers))
         wanted = {c.key() for g in groups for c in g}
         futures = [self.client.submit(_train_dask, g, stop_name, topic, pure=False) for g in groups]
         pending = as_completed(futures, loop=self.client.loop)
