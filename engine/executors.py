@@ -11,6 +11,18 @@ loses nothing that finished.
 
 Every executor gives the same results: the numbers depend only on the
 configs, never on where they ran.
+
+* :class:`InlineExecutor`: the calling thread (one command, tests).
+* :class:`ProcessExecutor`: a bounded pool of local worker processes
+  (``jobs``, default one per core); per-epoch progress comes back through a
+  queue, stop flags live in shared memory, workers leave with their parent.
+* :class:`DaskExecutor`: a Dask cluster at an operator-given scheduler
+  address; groups are tasks, gathered as they complete.
+* :func:`from_environment`: the operator's choice (``OPTLAB_DASK_SCHEDULER``,
+  ``OPTLAB_JOBS``); never read from a page or a URL.
+
+Parallel executors :func:`spread` the stacked groups over their workers
+(by optimizer first), since a group is the unit of work.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -93,6 +106,18 @@ def _epoch_callback(keys: list[str], progress: Progress | None, should_stop: Sho
         return answer
 
     return callback
+
+
+def _close_at_exit(executor: Executor) -> None:
+    """Close ``executor`` when the interpreter exits, without keeping it alive until then."""
+    ref = weakref.ref(executor)
+
+    def close() -> None:
+        ex = ref()
+        if ex is not None:
+            ex.close()
+
+    atexit.register(close)
 
 
 def spread(groups: Sequence[Sequence[RunConfig]], workers: int) -> list[list[RunConfig]]:
@@ -191,7 +216,7 @@ class ProcessExecutor(Executor):
         self._calls = itertools.count()
         self._routes: dict[int, queue.SimpleQueue] = {}
         self._lock = threading.RLock()
-        atexit.register(self.close)
+        _close_at_exit(self)
 
     # -- the pool --------------------------------------------------------------
     def _ensure_pool(self) -> ProcessPoolExecutor:
@@ -356,7 +381,7 @@ class DaskExecutor(Executor):
 
         self.address = address
         self.client = Client(address, timeout=timeout, set_as_default=False)
-        atexit.register(self.close)
+        _close_at_exit(self)
 
     def run(self, groups, progress=None, should_stop=None):
         import uuid
