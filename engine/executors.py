@@ -352,10 +352,15 @@ def _train_dask(configs: list[RunConfig], stop_name: str, topic: str) -> list[Ru
         return []  # stopped before it started
     worker = get_worker()
     keys = [c.key() for c in configs]
+    checked = {"at": time.monotonic(), "stop": False}
 
     def callback(i: int, p: dict[str, Any]) -> Any:
         worker.log_event(topic, {"key": keys[i], "progress": p})
-        return False if stop.is_set() else None
+        # the flag lives on the scheduler: ask at most every 0.2 s, not every epoch of every run
+        now = time.monotonic()
+        if not checked["stop"] and now - checked["at"] >= 0.2:
+            checked["at"], checked["stop"] = now, stop.is_set()
+        return False if checked["stop"] else None
 
     return engine.train_many(configs, callback)
 

@@ -50,6 +50,7 @@ From a page::
     result.trials        # DataFrame: one row per trial and per seed re-run
     result.best          # {optimizer: {"optimizer_params", "score_mean", "score_std", "seeds", "scores"}}
     result.leaderboard() # DataFrame, best first
+    result.results       # run key -> RunResult (curves: best[name]["keys"] are the seed re-runs)
     result.to_dict()     # JSON-ready (the CLI's --out)
 
 ``progress(p)`` receives ``fraction`` (0-1 over the whole sweep), ``done``,

@@ -97,17 +97,19 @@ def test_a_sweep_is_the_same_on_every_executor(pool, cluster):
 
 
 def test_stop_ends_running_groups_and_cancels_the_rest(pool):
-    long = [[cfg(epochs=400, seed=s)] for s in range(6)]
+    # long enough (minutes) that no run can finish while the parent is slow to notice
+    long = [[cfg(dataset="digits", hidden=(32,), epochs=5000, seed=s)] for s in range(6)]
     epochs = []
     out = list(pool.run(long, progress=lambda key, p: epochs.append(p["epoch"]),
                         should_stop=lambda: len(epochs) > 0))
     # the two running groups end after an epoch or so; the four waiting never start
     assert 1 <= len(out) <= 2
-    assert all(r.status == "interrupted" and r.progress["epoch"] < 400 for r in out)
+    assert all(r.status == "interrupted" and r.progress["epoch"] < 5000 for r in out)
 
 
 def test_progress_returning_false_stops_that_run_only(pool):
-    a, b = cfg(epochs=300), cfg(epochs=5, optimizer="sgd")
+    a, b = cfg(dataset="digits", hidden=(32,), epochs=5000), cfg(dataset="digits", hidden=(32,), epochs=3,
+                                                                   optimizer="sgd")
     out = {r.key: r for r in pool.run([[a, b]], progress=lambda key, p: key != a.key())}
     assert out[a.key()].status == "interrupted" and out[b.key()].status == "completed"
 
