@@ -173,15 +173,19 @@ def _train_pooled(configs: list[RunConfig], slots: list[int], call: int) -> list
     import engine
 
     events, flags = _worker["events"], _worker["flags"]
-    if any(flags[s] for s in slots):
-        return []  # stopped before it started
     keys = [c.key() for c in configs]
 
     def callback(i: int, p: dict[str, Any]) -> Any:
         events.put((call, keys[i], p))
         return False if flags[slots[i]] else None
 
-    return engine.train_many(configs, callback)
+    try:
+        if any(flags[s] for s in slots):
+            return []  # stopped before it started
+        return engine.train_many(configs, callback)
+    finally:
+        # the group's last message: everything it reported before is in the queue ahead of it
+        events.put((call, None, slots[0]))
 
 
 class ProcessExecutor(Executor):
@@ -259,7 +263,18 @@ class ProcessExecutor(Executor):
                 return
             route = self._routes.get(call)
             if route is not None:
-                route.put((key, p))
+                route.put((key, p))  # key None: the group whose first slot is p has ended
+
+    def _progress_of(self, inbox: queue.SimpleQueue, progress: Progress | None, slot_of: dict[str, int],
+                     ended: set[int]) -> None:
+        with self._lock:
+            self._drain()
+        while not inbox.empty():
+            key, p = inbox.get()
+            if key is None:
+                ended.add(p)
+            elif progress is not None and progress(key, p) is False:
+                self._flags[slot_of[key]] = 1
 
     # -- running ---------------------------------------------------------------
     def run(self, groups, progress=None, should_stop=None):
@@ -269,6 +284,7 @@ class ProcessExecutor(Executor):
         self._routes[call] = inbox
         slot_of: dict[str, int] = {}
         futures = {}
+        ended: set[int] = set()  # first slots of the groups whose last message has arrived
         try:
             for group in spread(groups, self.jobs):
                 slots = self._take_slots(len(group))
@@ -285,12 +301,7 @@ class ProcessExecutor(Executor):
             stopped = False
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                with self._lock:
-                    self._drain()
-                while not inbox.empty():
-                    key, p = inbox.get()
-                    if progress is not None and progress(key, p) is False:
-                        self._flags[slot_of[key]] = 1
+                self._progress_of(inbox, progress, slot_of, ended)
                 if not stopped and should_stop is not None and should_stop():
                     stopped = True
                     for s in slot_of.values():
@@ -298,8 +309,16 @@ class ProcessExecutor(Executor):
                     for f in pending:
                         f.cancel()
                 for f in done:
-                    if not f.cancelled():
-                        yield from f.result()
+                    if f.cancelled():
+                        continue
+                    results = f.result()
+                    # report a group's last epochs before its results
+                    first = slot_of[futures[f][0].key()]
+                    deadline = time.monotonic() + 5.0
+                    while first not in ended and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                        self._progress_of(inbox, progress, slot_of, ended)
+                    yield from results
         except BrokenProcessPool:
             with self._lock:  # a worker died: the next call starts a new pool
                 if self._pool is pool:
