@@ -130,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwrote {out}", flush=True)
     print(f"bench: {wall:.0f} s", flush=True)
 
+    if not args.only:  # sweeps: the LR-sweep stack and a sweep on 1 and 2 workers and on Dask
+        cmd = [sys.executable, "-m", "bench.sweep", "--reps", str(reps)] + (["--quick"] if quick else [])
+        print("\nbench.sweep:", flush=True)
+        rc = subprocess.call(cmd + (["--results", out] if out != "-" else []), cwd=HERE.parent,
+                             env={**os.environ})
+        if rc != 0:
+            print(f"bench.sweep failed (exit {rc})", file=sys.stderr)
+            return rc
+
     if not args.no_app:
         cmd = [sys.executable, "-m", "bench.app_timings"]
         if out != "-":

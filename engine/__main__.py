@@ -3,6 +3,7 @@
     python -m engine train --config cfg.json [--out run.npz] [--no-limits]
     python -m engine train --resume run.npz --epochs 40 [--out longer.npz]
     python -m engine compare --config cfg.json --optimizers sgd adam rmsprop [--seeds 3] [--csv out.csv]
+    python -m engine sweep --config cfg.json --optimizers sgd adam --lr 1e-4 1 --out sweep.json
     python -m engine optimizers
 """
 
@@ -309,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("warm-lessons", help="pre-compute every lesson into the run store")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
     p.set_defaults(func=cmd_warm_lessons)
+    from engine import cli_sweep
+
+    cli_sweep.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -8,6 +8,12 @@ one :class:`~engine.nn.stacked.StackedMLP` pass computes all their gradients,
 with batched matmuls over a leading run axis, and each run's own optimizer
 updates its own row of the stacked parameter array.
 
+The optimizer steps of one update are taken together too: runs whose
+optimizers have equal ``stack_key()`` (one type, the same branches; Adam,
+AdamW and SGD define it) sit in adjacent rows, and one ``stack_step`` updates
+all their rows, with hyperparameters that differ between runs (the learning
+rates of a sweep) as (K, 1) columns. Other optimizers step run by run.
+
 Every run is the generator form of the ordinary training loop
 (:func:`engine.train._train`), advanced in lock-step: all of the loop's logic
 (schedules, clipping, validation, early stopping, divergence, history) is
@@ -29,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import data
+from engine import data, optim
 from engine.config import FIELDS, RunConfig
 from engine.nn import MLP
 from engine.nn.stacked import StackedMLP
@@ -99,17 +105,25 @@ def train_stacked(configs: Sequence[RunConfig],
             "these (engine.stacked.train_many groups them)"
         )
     callbacks = list(callbacks) if callbacks is not None else [None] * len(configs)
+    K = len(configs)
+    # runs whose optimizers can take one step together sit in adjacent rows
+    group_of: dict[Any, int] = {}
+    step_keys = []
+    for i, c in enumerate(configs):
+        sk = getattr(optim.create(c.optimizer, **c.optimizer_params), "stack_key", lambda: None)()
+        step_keys.append(("alone", i) if sk is None else sk)
+        group_of.setdefault(step_keys[-1], len(group_of))
+    order = sorted(range(K), key=lambda i: group_of[step_keys[i]])
     first = configs[0]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             _blas_threads(first):
         ds = data.load(first.dataset, first.dataset_params, first.val_fraction, first.test_fraction,
                        first.seed, first.dtype)
         net = MLP(ds.n_features, first.hidden, ds.n_outputs, first.activation, ds.output, False, first.dtype)
-        K = len(configs)
         params = np.zeros((K, net.n_params), dtype=net.dtype)
         grad = np.zeros_like(params)
-        runs = [_train(c, cb, None, (params[k], grad[k]))
-                for k, (c, cb) in enumerate(zip(configs, callbacks, strict=True))]
+        runs = [_train(configs[i], callbacks[i], None, (params[k], grad[k])) for k, i in enumerate(order)]
+        stepper = _Stepper(params, grad, [step_keys[i] for i in order])
         results: list[RunResult | None] = [None] * K
         stacks: dict[int, StackedMLP] = {K: StackedMLP(net, K)}
         batches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -129,19 +143,95 @@ def train_stacked(configs: Sequence[RunConfig],
                 losses, outs = stack.loss_grad(params[active], X, Y, sub_grad)
                 grad[active] = sub_grad
             share = (time.perf_counter() - t0) / len(active)
-            batches = {}
+            requests: dict[int, tuple] = {}
             for j, k in enumerate(active):
-                _advance(runs[k], k, (losses[j], outs[j], share), batches, results)
-    for r in results:
-        r.params = np.array(r.params)  # own copy, not a row of the stack
-        r.timings["stacked_runs"] = float(K)
-    return results  # type: ignore[return-value]
+                _advance(runs[k], k, (losses[j], outs[j], share), requests, results)
+            shares = stepper.step(requests)
+            batches = {}
+            for k in requests:
+                _advance(runs[k], k, shares[k], batches, results)
+    out: list[RunResult | None] = [None] * K
+    for k, i in enumerate(order):
+        results[k].timings["stacked_runs"] = float(K)
+        out[i] = results[k]
+    return out  # type: ignore[return-value]
+
+
+class _Stepper:
+    """The optimizer steps of one lock-step update, one call per group of like runs.
+
+    Adjacent rows whose optimizers have equal ``stack_key()`` form a group:
+    its parameter, gradient and state rows are (K', n) views, and one
+    ``stack_step`` updates them all. Once runs of a group have ended, the
+    rest go on stepping together (the ended rows are stepped too, their
+    results having been copied out) while at least half are left; below
+    that each run steps alone, on its own rows, with the same arithmetic.
+    """
+
+    def __init__(self, params: np.ndarray, grad: np.ndarray, keys: list) -> None:
+        self.params, self.grad = params, grad
+        self.groups: list[list[int]] = []
+        for k, key in enumerate(keys):
+            if self.groups and keys[self.groups[-1][0]] == key and key[0] != "alone":
+                self.groups[-1].append(k)
+            else:
+                self.groups.append([k])
+        self.stacked: dict[int, dict[str, np.ndarray] | None] = {}  # group start -> its state arrays
+        self.members: dict[int, list] = {}  # group start -> [(opt, state)] per row
+
+    def _stack_states(self, rows: list[int], requests: dict[int, tuple]) -> dict[str, np.ndarray] | None:
+        """Move the group's state arrays into (K', n) arrays whose rows the runs keep using."""
+        if any(k not in requests for k in rows):
+            return None  # a run ended before its first step: the group steps run by run
+        n = self.params.shape[1]
+        states = [requests[k][1] for k in rows]
+        stacked = {}
+        for name, value in states[0].items():
+            if isinstance(value, np.ndarray) and value.shape == (n,):
+                arr = np.stack([st[name] for st in states])
+                for st, row in zip(states, arr, strict=True):
+                    st[name] = row
+                stacked[name] = arr
+        self.members[rows[0]] = [requests[k][:2] for k in rows]
+        return stacked
+
+    def step(self, requests: dict[int, tuple]) -> dict[int, float]:
+        """Step every run in ``requests`` (row -> (optimizer, state, closure)); each one's time share."""
+        shares: dict[int, float] = {}
+        for rows in self.groups:
+            asking = [k for k in rows if k in requests]
+            if not asking:
+                continue
+            lo = rows[0]
+            if len(rows) > 1 and lo not in self.stacked:
+                self.stacked[lo] = self._stack_states(rows, requests)
+            stacked = self.stacked.get(lo)
+            if stacked is not None and 2 * len(asking) >= len(rows):
+                t0 = time.perf_counter()
+                opts, states = zip(*self.members[lo], strict=True)
+                hi = rows[-1] + 1
+                opts[0].stack_step(list(opts), self.params[lo:hi], self.grad[lo:hi], list(states), stacked)
+                share = (time.perf_counter() - t0) / len(asking)
+                shares.update(dict.fromkeys(asking, share))
+                continue
+            self.stacked[lo] = None  # from now on, run by run
+            for k in asking:
+                opt, state, closure = requests[k]
+                t0 = time.perf_counter()
+                opt.step(self.params[k], self.grad[k], state, closure)
+                shares[k] = time.perf_counter() - t0
+        return shares
 
 
 def _advance(run, k: int, reply, batches: dict, results: list) -> None:
-    """Run ``k`` up to its next batch request, or to its end."""
+    """Run ``k`` up to its next request (a batch or a step), or to its end."""
     try:
         batches[k] = run.send(reply)
     except StopIteration as done:
-        results[k] = done.value
+        r = done.value
+        # own copies, not rows of the stack (which may go on being stepped)
+        r.params = np.array(r.params)
+        r.opt_state = {name: np.array(v) if isinstance(v, np.ndarray) else v
+                       for name, v in r.opt_state.items()}
+        results[k] = r
 

@@ -187,8 +187,11 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     arrays of :mod:`engine.stacked`, the parameters live in ``params_row`` and
     every update yields its batch ``(X, Y)`` and waits to be sent
     ``(loss, outputs, share)`` once the stacked pass has written ``grad_row``
-    (``share``: this run's part of the pass's wall time); the rest of the
-    update (clipping, the optimizer step, history) is this code.
+    (``share``: this run's part of the pass's wall time); then, unless the
+    run has ended, it yields ``(optimizer, state, closure)`` and waits to be
+    sent its share of the step's wall time once the driver has stepped
+    ``params_row`` (so one call can step every run of the stack); the rest of
+    the update (clipping, history) is this code.
     """
     ds = data.load(
         config.dataset, config.dataset_params, config.val_fraction, config.test_fraction,
@@ -279,7 +282,12 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                           and not last_of_epoch)
             if last_of_epoch or row_inside:  # the update ratio needs θ before the step
                 np.copyto(history.prev, params)
-            opt.step(params, grad, opt_state, closure)
+            if slot is None:
+                opt.step(params, grad, opt_state, closure)
+            else:  # the stacked driver steps its runs together, then sends this run's share
+                t_yield = time.perf_counter()
+                share = yield opt, opt_state, closure
+                clock.add_wait(t_yield, share)
             loop.samples_seen += m
             if row_inside:  # eval_every: rows inside an epoch sit at fractional epochs
                 loop.time_s = clock.training()

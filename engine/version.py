@@ -26,7 +26,7 @@ ENGINE_DIR = Path(__file__).resolve().parent
 # engine modules that cannot change a run's numbers (paths relative to engine/)
 NOT_NUMERIC = frozenset({
     "__init__.py", "__main__.py", "version.py", "paths.py", "store.py", "runs.py",
-    "executors.py", "sweep.py", "lessons.py", "limits.py", "checkpoint.py", "cli.py",
+    "executors.py", "sweep.py", "lessons.py", "limits.py", "checkpoint.py", "cli.py", "cli_sweep.py",
 })
 
 

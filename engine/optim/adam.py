@@ -28,6 +28,7 @@ import numpy as np
 from engine import kernels
 from engine.optim import hypers as H
 from engine.optim.base import Optimizer, register
+from engine.optim.stack import column
 from engine.spec import Hyper, Spec
 
 
@@ -74,6 +75,60 @@ class Adam(Optimizer):
         np.multiply(m, -step_size, out=upd)
         upd /= d
         params += upd
+
+    # -- one step for a stack of runs ------------------------------------------------
+    def stack_key(self) -> tuple | None:
+        """Runs whose keys are equal can take one :meth:`stack_step` together (None: never)."""
+        decoupled = self.decoupled or self.hp.get("decoupled_weight_decay", False)
+        if self.hp["maximize"] or (self.hp["weight_decay"] != 0 and not decoupled):
+            return None
+        # the lerp takes one of two branches; every run of a stack must take the same
+        return (type(self), decoupled, bool(self.hp["amsgrad"]), abs(1 - self.hp["betas"][0]) < 0.5)
+
+    def stack_step(self, opts, params, grad, states, stacked) -> None:
+        """:meth:`step` for K runs at once, bit-identical to K single steps.
+
+        ``params`` and ``grad`` are (K, n); ``states[k]`` is run k's state,
+        whose arrays are the rows of ``stacked[name]`` (K, n); every
+        ``opts[k].stack_key()`` equals this one's. Hyperparameters that
+        differ between runs (a learning-rate sweep) act as (K, 1) columns.
+        """
+        dt = params.dtype
+        decoupled = self.decoupled or self.hp.get("decoupled_weight_decay", False)
+        b1 = [o.hp["betas"][0] for o in opts]
+        b2 = [o.hp["betas"][1] for o in opts]
+        for st in states:
+            st["step"] += 1
+        t = [st["step"] for st in states]
+        if decoupled:
+            params *= column([1 - o.lr * o.hp["weight_decay"] for o in opts], dt)
+        m, v = stacked["exp_avg"], stacked["exp_avg_sq"]
+        tmp = self.buffer("stack_tmp", params)
+        # lerp(m, g, 1 − β₁), both branches as in Optimizer.lerp
+        np.subtract(grad, m, out=tmp)
+        if abs(1 - b1[0]) < 0.5:
+            tmp *= column([1 - b for b in b1], dt)
+            m += tmp
+        else:
+            tmp *= column([1 - (1 - b) for b in b1], dt)
+            np.subtract(grad, tmp, out=m)
+        # ema_sq(v, g, β₂)
+        np.multiply(grad, column([1 - b for b in b2], dt), out=tmp)
+        tmp *= grad
+        v *= column(b2, dt)
+        v += tmp
+        if self.hp["amsgrad"]:
+            vmax = stacked["max_exp_avg_sq"]
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        d = self.buffer("stack_d", params)
+        np.sqrt(v, out=d)
+        d /= column([(1 - b**s) ** 0.5 for b, s in zip(b2, t, strict=True)], dt)
+        d += column([o.hp["eps"] for o in opts], dt)
+        np.multiply(m, column([-(o.lr / (1 - b**s)) for o, b, s in zip(opts, b1, t, strict=True)], dt),
+                    out=tmp)
+        tmp /= d
+        params += tmp
 
 
 class AdamW(Adam):

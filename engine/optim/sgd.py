@@ -23,6 +23,7 @@ import numpy as np
 
 from engine import kernels
 from engine.optim.base import Optimizer, register
+from engine.optim.stack import column
 from engine.spec import Hyper, Spec
 
 LR = Hyper("lr", 1e-3, 0.0, 1000.0, log=True, help="Learning rate γ (step size).")
@@ -85,6 +86,60 @@ class SGD(Optimizer):
         # torch: param.add_(g, alpha=-lr) -> θ + (-lr)*g
         tmp = self.buffer("upd", params)
         np.multiply(g, -self.hp["lr"], out=tmp)
+        params += tmp
+
+    # -- one step for a stack of runs ------------------------------------------------
+    def stack_key(self) -> tuple:
+        """Runs whose keys are equal can take one :meth:`stack_step` together."""
+        hp = self.hp
+        return (type(self), hp["momentum"] != 0, hp["dampening"] == 0, hp["weight_decay"] != 0,
+                bool(hp["nesterov"]), bool(hp["maximize"]))
+
+    def stack_step(self, opts, params, grad, states, stacked) -> None:
+        """:meth:`step` for K runs at once, bit-identical to K single steps.
+
+        ``params`` and ``grad`` are (K, n); ``states[k]`` is run k's state,
+        whose arrays are the rows of ``stacked[name]``; every
+        ``opts[k].stack_key()`` equals this one's and the runs have taken the
+        same number of steps. Hyperparameters that differ between runs (a
+        learning-rate sweep) act as (K, 1) columns.
+        """
+        dt = params.dtype
+        hp = self.hp
+        g = grad
+        if hp["maximize"] or hp["weight_decay"] != 0 or hp["nesterov"]:
+            g = self.buffer("stack_g", grad)
+            if hp["maximize"]:
+                np.negative(grad, out=g)
+            else:
+                np.copyto(g, grad)
+            if hp["weight_decay"] != 0:
+                tmp = self.buffer("stack_tmp", params)
+                np.multiply(params, column([o.hp["weight_decay"] for o in opts], dt), out=tmp)
+                g += tmp
+        for st in states:
+            st["step"] += 1
+        if hp["momentum"] != 0:
+            mu = column([o.hp["momentum"] for o in opts], dt)
+            b = stacked["momentum_buffer"]
+            if states[0]["step"] == 1:
+                np.copyto(b, g)
+            else:
+                b *= mu
+                if hp["dampening"] == 0:
+                    b += g
+                else:
+                    tmp = self.buffer("stack_tmp", g)
+                    np.multiply(g, column([1 - o.hp["dampening"] for o in opts], dt), out=tmp)
+                    b += tmp
+            if hp["nesterov"]:
+                tmp = self.buffer("stack_tmp", g)
+                np.multiply(b, mu, out=tmp)
+                g += tmp
+            else:
+                g = b
+        tmp = self.buffer("stack_upd", params)
+        np.multiply(g, column([-o.hp["lr"] for o in opts], dt), out=tmp)
         params += tmp
 
 
