@@ -28,12 +28,15 @@ Parallel executors :func:`spread` the stacked groups over their workers
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
+import types
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -145,6 +148,28 @@ def spread(groups: Sequence[Sequence[RunConfig]], workers: int) -> list[list[Run
 
 # --------------------------------------------------------------------------
 # a bounded pool of local worker processes
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """Start worker processes from a bare ``__main__``.
+
+    A spawned process first re-runs its parent's ``__main__`` file (the
+    ``spawn`` start method's rule). In a Streamlit server ``__main__`` is the
+    page script being run, which a worker must never execute (it would draw
+    a page, and could start a pool of its own): while workers start, the
+    parent's ``__main__`` is a module with no file.
+    """
+    with _MAIN_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 # A pool's shared stop flags: one byte per run in flight, handed out per call.
 _FLAG_SLOTS = 1 << 14
@@ -290,7 +315,8 @@ class ProcessExecutor(Executor):
                 slots = self._take_slots(len(group))
                 slot_of.update({c.key(): s for c, s in zip(group, slots, strict=True)})
                 try:
-                    future = pool.submit(_train_pooled, group, slots, call)
+                    with _bare_main():  # a submit may start a worker process
+                        future = pool.submit(_train_pooled, group, slots, call)
                 except BaseException:
                     self._give_back(slots)
                     raise
@@ -374,7 +400,9 @@ def _train_dask(configs: list[RunConfig], stop_name: str, topic: str) -> list[Ru
     checked = {"at": time.monotonic(), "stop": False}
 
     def callback(i: int, p: dict[str, Any]) -> Any:
-        worker.log_event(topic, {"key": keys[i], "progress": p})
+        # events travel as msgpack: plain Python numbers only
+        plain = {k: v.item() if hasattr(v, "item") else v for k, v in p.items()}
+        worker.log_event(topic, {"key": keys[i], "progress": plain})
         # the flag lives on the scheduler: ask at most every 0.2 s, not every epoch of every run
         now = time.monotonic()
         if not checked["stop"] and now - checked["at"] >= 0.2:

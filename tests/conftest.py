@@ -27,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _DATA_DIR = tempfile.mkdtemp(prefix=f"optlab-data-{worker}-")
     os.environ["OPTLAB_DATA_DIR"] = _DATA_DIR
     os.environ.pop("OPTLAB_STORE", None)
+    # In-process app tests train in the test's own thread (they count the engine's calls);
+    # the browser tests' server, and tests/ui/test_pool.py, use the default worker pool.
+    os.environ["OPTLAB_JOBS"] = "0"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

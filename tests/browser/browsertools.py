@@ -89,6 +89,7 @@ class AppServer:
             self.url = f"http://127.0.0.1:{port}"
             env = {**os.environ, "OPTLAB_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
             env.pop("OPTLAB_STORE", None)
+            env.pop("OPTLAB_JOBS", None)  # the server trains in its default pool of worker processes
             cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
                    "--server.headless", "true", "--server.port", str(port),
                    "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
