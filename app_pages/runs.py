@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.config import FIELD
-from ui import cache, charts, links, sidebar, state
+from ui import cache, charts, checkpoints, links, sidebar, state
 from ui.results import chart_with_download, guard, log_toggle, metric_picker, x_axis_picker
 
 PAGE = "runs"
@@ -156,6 +156,9 @@ with guard("The run store"):
                 st.switch_page(
                     "app_pages/train.py", query_params=sidebar.config_query(store.config(keys[0]))
                 )
+            if len(keys) == 1:
+                with guard("The checkpoint"):
+                    checkpoints.download(store.get(keys[0]), "runs_dl_checkpoint")
             with b4.popover("Delete selected", icon=":material/delete:"):
                 st.write(
                     f"Delete {len(keys)} run(s) from the store? They will be trained again "

@@ -7,7 +7,7 @@ import streamlit as st
 from engine import data, optim
 from engine.config import RunConfig
 from engine.train import decision_surface
-from ui import cache, charts, links, sidebar, state
+from ui import cache, charts, checkpoints, links, sidebar, state
 from ui.pages import SIDEBAR_GROUPS
 from ui.results import (
     chart_with_download,
@@ -162,5 +162,9 @@ else:
     with tabs["Data"]:
         st.dataframe(h, hide_index=True, height=260)
         downloads(result, f"run-{result.key[:8]}", PAGE)
+        checkpoints.download(result, f"{PAGE}_dl_checkpoint")
+
+with guard("Training on from a checkpoint"):
+    checkpoints.resume_section(PAGE)
 
 state.finish()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import data, nn, optim, schedules, version
+from engine.nn.losses import MSE_FORMS
 from engine.spec import Hyper
 
 MODES = ("batch", "sgd", "minibatch")
@@ -92,6 +93,13 @@ class RunConfig:
     batchnorm: bool = _field(
         False, "Normalise each hidden layer's pre-activations over the batch.", "bool",
         group="model", stacks=True, label="Batch normalisation")
+    mse_form: str = _field(
+        "mean", "Regression loss: mean over outputs (torch MSELoss), ½ of it, Σ over outputs, or "
+        "½ Σ as deck 002 writes it (the mean over samples is always taken). Classification "
+        "tasks ignore it.", "choice", choices=tuple(MSE_FORMS), group="model", stacks=True,
+        label="Regression loss",
+        titles=(("mean", "Mean over outputs (torch)"), ("half_mean", "½ mean over outputs"),
+                ("sum", "Σ over outputs"), ("half_sum", "½ Σ over outputs (deck 002)")))
     # -- optimizer
     optimizer: str = _field(
         "adam", "The update rule. Its hyperparameters follow.", "entry", registry=optim.REGISTRY,

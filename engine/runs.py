@@ -232,6 +232,12 @@ class Orchestrator:
             if on_result is not None:
                 on_result(result)
 
+    def keep(self, result: RunResult, label: str | None = None) -> None:
+        """Cache and store a run trained outside :meth:`run` (a checkpoint trained on); like a
+        run trained here, an interrupted one is not kept."""
+        if result.status != "interrupted":
+            self._keep(result, label)
+
     def _keep(self, result: RunResult, label: str | None) -> None:
         """Cache a finished run and write it to the store (a failed write loses nothing)."""
         self.cache.put(result)

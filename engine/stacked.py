@@ -119,7 +119,8 @@ def train_stacked(configs: Sequence[RunConfig],
             _blas_threads(first):
         ds = data.load(first.dataset, first.dataset_params, first.val_fraction, first.test_fraction,
                        first.seed, first.dtype)
-        net = MLP(ds.n_features, first.hidden, ds.n_outputs, first.activation, ds.output, False, first.dtype)
+        net = MLP(ds.n_features, first.hidden, ds.n_outputs, first.activation, ds.output, False,
+                  first.dtype, first.mse_form)
         params = np.zeros((K, net.n_params), dtype=net.dtype)
         grad = np.zeros_like(params)
         runs = [_train(configs[i], callbacks[i], None, (params[k], grad[k])) for k, i in enumerate(order)]

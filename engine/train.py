@@ -199,7 +199,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     )
     net = MLP(
         ds.n_features, config.hidden, ds.n_outputs, config.activation, ds.output,
-        config.batchnorm, config.dtype,
+        config.batchnorm, config.dtype, config.mse_form,
     )
     opt = optim.create(config.optimizer, **config.optimizer_params)
     X, Y, y = ds.X_train, ds.Y_train, ds.y_train
@@ -400,7 +400,8 @@ def decision_surface(result: RunResult, resolution: int = 80) -> dict[str, np.nd
     ds = data.load(cfg.dataset, cfg.dataset_params, cfg.val_fraction, cfg.test_fraction, cfg.seed, cfg.dtype)
     if ds.n_features != 2:
         raise ValueError(f"dataset: {cfg.dataset!r} has {ds.n_features} features; a decision surface needs 2")
-    net = MLP(ds.n_features, cfg.hidden, ds.n_outputs, cfg.activation, ds.output, cfg.batchnorm, cfg.dtype)
+    net = MLP(ds.n_features, cfg.hidden, ds.n_outputs, cfg.activation, ds.output, cfg.batchnorm,
+              cfg.dtype, cfg.mse_form)
     (x0, x1), (y0, y1) = ds.raw_bounds
     pad_x, pad_y = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
     xs = np.linspace(x0 - pad_x, x1 + pad_x, resolution)

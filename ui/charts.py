@@ -883,3 +883,50 @@ def time_per_epoch(table: pd.DataFrame, label: str = "label", ms: str = "time / 
             tooltip=[c for c in table.columns if c != label][:8],
         )
     )
+
+
+def bias_correction(df: pd.DataFrame, t: str = "step t", y: str = "factor",
+                    label: str = "curve") -> alt.Chart:
+    """Adam's bias-correction factors against the step (deck 004), both axes logarithmic.
+
+    ``df`` is long: one row per step ``t`` and curve ``label`` (the factors
+    1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ) and the step factor √(1 − β₂ᵗ)/(1 − β₁ᵗ)), in
+    legend order. A dashed rule marks 1, where every factor ends.
+    """
+    order = list(dict.fromkeys(df[label]))
+    chart = curves(df, y, x=t, color=label, log_x=True, log_y=True, y_title="factor (log)",
+                   order=order)
+    one = alt.Chart(pd.DataFrame({y: [1.0]})).mark_rule(color="gray", strokeDash=[4, 3]).encode(
+        y=f"{y}:Q")
+    out = chart.copy()
+    out.layer = [*chart.layer, one]
+    return out
+
+
+# curvature signs: vermillion curves down, blue curves up (Okabe & Ito)
+SIGN_COLORS = {"negative (curves down)": PALETTE[5], "positive (curves up)": PALETTE[0]}
+
+
+def eigenvalue_bars(df: pd.DataFrame, point: str = "point", which: str = "eigenvalue",
+                    value: str = "value") -> alt.Chart:
+    """Hessian eigenvalues as bars, grouped by ``point`` (a saddle, a minimum), one bar per
+    eigenvalue (``which``), coloured by sign: mixed signs mark a saddle (deck 001 'Flat regions')."""
+    negative, positive = SIGN_COLORS
+    data = df.assign(sign=np.where(df[value] < 0, negative, positive))
+    points = list(dict.fromkeys(data[point]))
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{point}:N", sort=points, title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset(f"{which}:N", scale=alt.Scale(paddingInner=0.15)),
+            y=alt.Y(f"{value}:Q", title="eigenvalue of the Hessian"),
+            color=alt.Color("sign:N", title="sign",
+                            scale=alt.Scale(domain=list(SIGN_COLORS), range=list(SIGN_COLORS.values())),
+                            legend=alt.Legend(orient="right")),
+            tooltip=[alt.Tooltip(f"{point}:N"), alt.Tooltip(f"{which}:N"),
+                     alt.Tooltip(f"{value}:Q", format=".4~g")],
+        )
+    )
+    zero = alt.Chart(pd.DataFrame({value: [0.0]})).mark_rule(color=INK).encode(y=f"{value}:Q")
+    return alt.layer(bars, zero)

@@ -173,6 +173,9 @@ def show(lesson: Lesson) -> None:
         else:
             out = outcome(lesson)
             {"train": _train, "compare": _compare, "modes": _modes}[lesson.page](lesson, out)
+    if lesson.id in EXTRA:
+        with guard("The lesson's second figure"):
+            EXTRA[lesson.id](lesson)
     if not state.hidden(PICKER):
         st.divider()
         _neighbours(lesson)
@@ -188,6 +191,81 @@ def outcome(lesson: Lesson) -> LessonOutcome:
 # the figures
 
 
+
+
+# -- figures a lesson shows besides its runs (lesson id -> figure, see EXTRA) -----------
+BIAS_STEPS = 10_000  # the bias-correction figure's last step: β₂ = 0.999 has settled by then
+
+
+def _adam_betas(lesson: Lesson) -> tuple[float, float]:
+    """(β₁, β₂) of the lesson's Adam path."""
+    run = next(r for r in lesson.setup["runs"] if r["optimizer"] == "adam")
+    b1, b2 = run["params"]["betas"]
+    return float(b1), float(b2)
+
+
+def bias_frame(beta1: float, beta2: float, last: int = BIAS_STEPS) -> pd.DataFrame:
+    """The factors 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ) and √(1 − β₂ᵗ)/(1 − β₁ᵗ) at log-spaced steps t."""
+    t = np.unique(np.geomspace(1, last, 300).round().astype(np.int64))
+    c1 = engine_lessons.bias_correction(beta1, t)
+    c2 = engine_lessons.bias_correction(beta2, t)
+    curves = {
+        f"1/(1 − β₁ᵗ), β₁ = {beta1:g}": c1,
+        f"1/(1 − β₂ᵗ), β₂ = {beta2:g}": c2,
+        "step factor √(1 − β₂ᵗ)/(1 − β₁ᵗ)": c1 / np.sqrt(c2),
+    }
+    return pd.concat([pd.DataFrame({"step t": t, "factor": v, "curve": k}) for k, v in curves.items()],
+                     ignore_index=True)
+
+
+def _bias_figure(lesson: Lesson) -> None:
+    beta1, beta2 = _adam_betas(lesson)
+    st.markdown("**Adam's bias-correction factors**")
+    chart_with_download(charts.bias_correction(bias_frame(beta1, beta2)),
+                        f"lesson-{lesson.id}-bias-correction")
+    st.caption(
+        "Adam divides its moving averages by 1 − βᵗ: the factor is 1/(1 − β) at the first step and "
+        "tends to 1. The step factor √(1 − β₂ᵗ)/(1 − β₁ᵗ) is what the correction does to "
+        "α (deck 004: η_t = η √(1 − β₂ᵗ)/(1 − β₁ᵗ)). Log scales on both axes."
+    )
+
+
+def curvature_frame(surface: str, points: dict[str, Any]) -> pd.DataFrame:
+    """The Hessian's eigenvalues (ascending, λ₁ ≤ λ₂) at each named point of ``surface``."""
+    rows = []
+    for name, x in points.items():
+        eig, _ = surfaces.curvature(surface, x)
+        rows += [{"point": name, "eigenvalue": f"λ{'₁₂₃'[i]}", "value": float(v)}
+                 for i, v in enumerate(eig)]
+    return pd.DataFrame(rows)
+
+
+def _curvature_figure(lesson: Lesson) -> None:
+    name = lesson.setup["surface"]
+    ex = surfaces.get(name).extra
+    saddle = np.asarray(ex["saddles"][0])
+    # the minimum the lesson's paths settle in
+    paths = cache.lesson_paths(lesson.id)
+    end = paths.groupby("label").tail(1)[["x", "y"]].to_numpy()[0]
+    minimum = np.asarray(min(ex["minima"], key=lambda m: float(np.linalg.norm(np.asarray(m) - end))))
+    fmt = ", ".join
+    points = {f"saddle ({fmt(f'{v:.2f}' for v in saddle)})": saddle,
+              f"minimum ({fmt(f'{v:.2f}' for v in minimum)})": minimum}
+    st.markdown("**Curvature: the Hessian's eigenvalues**")
+    chart_with_download(charts.eigenvalue_bars(curvature_frame(name, points)),
+                        f"lesson-{lesson.id}-hessian-eigenvalues")
+    st.caption(
+        "At the saddle one eigenvalue is negative (the surface curves down along its eigenvector) "
+        "and one positive; at the minimum both are positive. Computed from the surface's gradient "
+        "by central differences (engine.surfaces.curvature)."
+    )
+
+
+EXTRA: dict[str, Callable[[Lesson], None]] = {
+    "adam-bias-correction": _bias_figure,
+    "adam-beta1-zero-is-rmsprop": _bias_figure,
+    "hessian-saddle-vs-minimum": _curvature_figure,
+}
 
 
 def _path_notes(paths: pd.DataFrame, bounds) -> list[str]:

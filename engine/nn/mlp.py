@@ -48,7 +48,7 @@ import numpy as np
 from engine import kernels
 from engine.nn.activations import ACTIVATIONS
 from engine.nn.initializers import INITIALIZERS
-from engine.nn.losses import OUTPUT_LOSS, loss_for_output
+from engine.nn.losses import loss_for_output
 
 BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
@@ -133,6 +133,10 @@ class MLP:
         loss (``softmax_ce``, ``sigmoid_bce``, ``identity_mse``).
     batchnorm : batch norm after each hidden activation.
     dtype : ``"float64"`` or ``"float32"``; everything stays in it.
+    mse_form : the regression loss of the identity output, a key of
+        :data:`engine.nn.losses.MSE_FORMS` (``"mean"``: torch's MSELoss;
+        ``"half_sum"``: deck 002's ½ Σ over outputs); the other outputs
+        ignore it.
 
     Attributes
     ----------
@@ -150,6 +154,7 @@ class MLP:
         output: str = "softmax",
         batchnorm: bool = False,
         dtype: str = "float64",
+        mse_form: str = "mean",
     ) -> None:
         hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
         for name, v in (("n_in", n_in), ("n_out", n_out)):
@@ -161,10 +166,11 @@ class MLP:
         if str(dtype) not in DTYPES:
             raise ValueError(f"dtype: {dtype!r} is not allowed; allowed: {', '.join(DTYPES)}")
         aspec = ACTIVATIONS.get_spec(activation, "activation")
-        lspec = loss_for_output(output)
+        lspec = loss_for_output(output, mse_form)
         self.n_in, self.hidden, self.n_out = int(n_in), tuple(int(w) for w in hidden), int(n_out)
         self.activation, self.output, self.batchnorm = activation, output, bool(batchnorm)
-        self.loss_name = OUTPUT_LOSS[output]
+        self.mse_form = mse_form
+        self.loss_name = lspec.name
         self.dtype = np.dtype(dtype)
         # the fused kernels' versions when the JIT switch is on (engine.kernels), else NumPy's
         self._fwd, self._bwd, self._train = kernels.nn_functions(
@@ -192,7 +198,8 @@ class MLP:
 
     def __repr__(self) -> str:
         return (f"MLP({self.n_in}, {self.hidden}, {self.n_out}, {self.activation!r}, "
-                f"{self.output!r}, batchnorm={self.batchnorm}, dtype={self.dtype.name!r})")
+                f"{self.output!r}, batchnorm={self.batchnorm}, dtype={self.dtype.name!r}, "
+                f"mse_form={self.mse_form!r})")
 
     # -- parameters ------------------------------------------------------
     @staticmethod

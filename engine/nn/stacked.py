@@ -74,7 +74,7 @@ class StackedMLP:
         self._nh = len(net.hidden)
         self._layers = net._layers
         self._fwd, self._bwd = net._fwd, net._bwd
-        self._loss = loss_for_output(net.output).extra["train_stacked"]
+        self._loss = loss_for_output(net.output, net.mse_form).extra["train_stacked"]
         self._vcache: dict[int, tuple[np.ndarray, list[_Views]]] = {}
         self._ws: dict[int, _Work] = {}
 

@@ -49,6 +49,7 @@ def variants():
             "initializer": {"initializer": "xavier_normal"},
             "init_params": {"initializer": "normal", "init_params": {"std": 0.05}},
             "batchnorm": {"batchnorm": True},
+            "mse_form": {"dataset": "diabetes", "batch_size": 16, "mse_form": "half_sum"},
             "optimizer": {"optimizer": "rmsprop"},
             "optimizer_params": {"optimizer_params": {"lr": 0.03, "betas": (0.8, 0.99), "amsgrad": True}},
             "mode": {"mode": "sgd"},
