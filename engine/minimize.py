@@ -29,13 +29,13 @@ Unknown surface, optimizer or schedule names, and bad hyperparameters, raise
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from engine import optim, schedules, surfaces
+from engine.loop.update import clip
 from engine.spec import Hyper
 
 # A path's gradient clipping, declared once (the Playground draws it for each optimizer)
@@ -71,8 +71,7 @@ def minimize(
     x = _start(spec, x0)
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps: {steps!r} is not allowed; allowed: a whole number ≥ 0")
-    clip_norm = _clip_arg("clip_norm", clip_norm)
-    clip_value = _clip_arg("clip_value", clip_value)
+    clip_norm, clip_value = (h.validate(v) for h, v in zip(CLIPPING, (clip_norm, clip_value), strict=True))
     opt = optim.create(optimizer, **hparams)
     sched, plateau = _schedule(opt, optimizer, schedule, schedule_params, max(int(steps), 1))
 
@@ -89,7 +88,7 @@ def minimize(
                     opt.lr = sched(t)
                 g = grad(x)
                 if clip_norm > 0 or clip_value > 0:
-                    clip(g, clip_norm, clip_value)
+                    clip(g, clip_value, clip_norm)  # as training clips: by value, then by norm
                 opt.step(x, g, state, closure=closure)
                 if not np.isfinite(x).all():
                     break
@@ -118,27 +117,6 @@ def minimize_many(
         schedule_params = hp.pop("schedule_params", None)
         out.append(minimize(surface, name, x0, steps, schedule, schedule_params, **hp))
     return out
-
-
-def clip(g: np.ndarray, clip_norm: float = 0.0, clip_value: float = 0.0) -> np.ndarray:
-    """Clip ``g`` in place, as training does: by value first, then by global norm."""
-    if clip_value > 0:
-        np.clip(g, -clip_value, clip_value, out=g)
-    if clip_norm > 0:
-        norm = math.sqrt(float(np.dot(g, g)))
-        if norm > clip_norm:
-            g *= clip_norm / norm
-    return g
-
-
-def _clip_arg(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = math.nan
-    if isinstance(value, bool) or not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name}: {value!r} is not allowed; allowed: a number ≥ 0 (0 turns it off)")
-    return v
 
 
 def _start(spec, x0) -> np.ndarray:

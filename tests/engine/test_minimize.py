@@ -251,12 +251,13 @@ def test_clip_value_clips_each_coordinate_then_the_norm():
 
 
 def test_clipping_matches_training_semantics():
-    from engine.minimize import clip
+    from engine.loop.update import clip
 
     rng = np.random.default_rng(0)
     for _ in range(20):
         g = rng.normal(size=5) * 10
-        ours = clip(g.copy(), 2.0, 3.0)
+        ours = g.copy()
+        clip(ours, 3.0, 2.0)  # the one clipping function: by value 3, then by norm 2
         expected = np.clip(g, -3.0, 3.0)   # engine.train: value first, then the norm
         if np.linalg.norm(expected) > 2.0:
             expected = expected * 2.0 / np.linalg.norm(expected)
@@ -279,9 +280,9 @@ def test_cliff_catapults_gd_unless_clipped():
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), "x", True])
 def test_bad_clip_arguments_name_the_field(bad):
-    with pytest.raises(ValueError, match="clip_norm: .* allowed: a number ≥ 0"):
+    with pytest.raises(ValueError, match="clip_norm: .* allowed: a number in"):
         minimize("quartic", "gd", [-5.0], 3, clip_norm=bad)
-    with pytest.raises(ValueError, match="clip_value: .* allowed: a number ≥ 0"):
+    with pytest.raises(ValueError, match="clip_value: .* allowed: a number in"):
         minimize("quartic", "gd", [-5.0], 3, clip_value=bad)
 
 
