@@ -75,3 +75,25 @@ def table(at: AppTest, column: str) -> pd.DataFrame:
         if column in d.value.columns:
             return d.value
     raise AssertionError(f"no table with a {column!r} column")
+
+
+def count_train_calls(monkeypatch):
+    """Count the configs handed to the engine's training loop (engine.train, engine.train_many)."""
+    import engine
+
+    calls = []
+    real = engine.train
+
+    def counting(config, callback=None, **kw):
+        calls.append(config.key())
+        return real(config, callback, **kw)
+
+    real_many = engine.train_many
+
+    def counting_many(configs, callback=None):
+        calls.extend(c.key() for c in configs)
+        return real_many(configs, callback)
+
+    monkeypatch.setattr(engine, "train", counting)
+    monkeypatch.setattr(engine, "train_many", counting_many)
+    return calls

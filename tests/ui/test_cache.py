@@ -1,30 +1,8 @@
 """The training wrapper: a configuration trains once, even across a restart."""
 
 import streamlit as st
-from apptools import no_exception, page
+from apptools import count_train_calls, no_exception, page
 from streamlit.testing.v1 import AppTest
-
-
-def count_train_calls(monkeypatch):
-    """Count calls of the engine's training loop."""
-    import engine
-
-    calls = []
-    real = engine.train
-
-    def counting(config, callback=None, **kw):
-        calls.append(config.key())
-        return real(config, callback, **kw)
-
-    real_many = engine.train_many
-
-    def counting_many(configs, callback=None):
-        calls.extend(c.key() for c in configs)
-        return real_many(configs, callback)
-
-    monkeypatch.setattr(engine, "train", counting)
-    monkeypatch.setattr(engine, "train_many", counting_many)
-    return calls
 
 
 def script():

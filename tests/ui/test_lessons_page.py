@@ -7,10 +7,9 @@ import threading
 
 import pytest
 import streamlit as st
-from apptools import ROOT, charts, no_exception, page, series, table, texts
+from apptools import ROOT, charts, count_train_calls, no_exception, page, series, table, texts
 from streamlit.testing.v1 import AppTest
 
-import engine
 from engine import lessons
 from ui import cache
 from ui import lessons as ui_lessons
@@ -41,25 +40,6 @@ def shows(at: AppTest, lesson: lessons.Lesson) -> None:
     body = texts(at.markdown)
     assert lesson.explanation in body and lesson.claim in body
     assert lesson_charts(at, lesson), f"no chart of {sorted(labels_of(lesson))}"
-
-
-def count_train_calls(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = engine.train
-
-    def counting(config, callback=None, **kw):
-        calls.append(config.key())
-        return real(config, callback, **kw)
-
-    real_many = engine.train_many
-
-    def counting_many(configs, callback=None):
-        calls.extend(c.key() for c in configs)
-        return real_many(configs, callback)
-
-    monkeypatch.setattr(engine, "train", counting)
-    monkeypatch.setattr(engine, "train_many", counting_many)
-    return calls
 
 
 def widget_keys(at: AppTest) -> set[str]:
