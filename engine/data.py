@@ -682,11 +682,3 @@ def load(name: str, params: Mapping[str, Any] | None = None, val_fraction: float
                         str(dtype), data_dir)
 
 
-def task_of(name: str, params: Mapping[str, Any] | None = None) -> str:
-    """The task of a dataset; for ``csv`` this reads the stored file."""
-    spec = REGISTRY.get_spec(name, "dataset")
-    if spec.extra["task"] != "auto":
-        return spec.extra["task"]
-    return load(name, params).task
-
-
