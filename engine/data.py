@@ -680,5 +680,3 @@ def load(name: str, params: Mapping[str, Any] | None = None, val_fraction: float
     items = tuple(sorted(params.items()))
     return _load_cached(name, items, float(val_fraction), float(test_fraction), int(seed),
                         str(dtype), data_dir)
-
-
