@@ -10,6 +10,7 @@ import streamlit.components.v1 as components
 from engine import schedules, surfaces
 from engine.minimize import CLIPPING
 from ui import animation, cache, charts, entries, links, sidebar, state, theme
+from ui import paths as ui_paths
 from ui.results import chart_with_download, guard, log_toggle
 from ui.widgets import choose, clamp, hyper_widget, spec_params
 
@@ -78,43 +79,21 @@ chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
 overrides = {name: {"lr": lr} for name, lr in spec.extra.get("lrs", {}).items()}
 params = entries.settings(PAGE, chosen, overrides, columns=4, extra=CLIPPING)
 
-frames, diverged = [], []
+trajectories = {}
 with guard("The trajectories"):
     for entry in chosen:
         try:
-            traj = cache.trajectory(
-                surface,
-                entries.base(entry),
-                tuple(start),
-                int(steps),
-                path_schedule,
-                json.dumps(path_sched_params, sort_keys=True),
-                json.dumps(params[entry], sort_keys=True),
+            trajectories[entries.legend_label(entry, params[entry])] = cache.trajectory(
+                surface, entries.base(entry), tuple(start), int(steps), path_schedule,
+                json.dumps(path_sched_params, sort_keys=True), json.dumps(params[entry], sort_keys=True),
             )
         except ValueError as e:
-            st.error(f"**{entries.title(entry)}**: {e}", icon=":material/error:")
-            continue
-        with np.errstate(all="ignore"):
-            f = np.asarray(spec.extra["f_grid"](*traj.T), float)
-        df = pd.DataFrame(
-            {
-                "label": entries.legend_label(entry, params[entry]),
-                "step": np.arange(len(traj)),
-                "x": traj[:, 0],
-                "f": f,
-            }
-        )
-        if dim == 2:
-            df["y"] = traj[:, 1]
-        bad = ~np.isfinite(traj).all(axis=1)
-        if bad.any():
-            diverged.append(f"**{entries.title(entry)}** at step {int(np.argmax(bad))}")
-        frames.append(df)
+            st.error(f"{entries.title(entry)}: {e}", icon=":material/error:")
 
 if not chosen:
     st.info("Choose at least one optimizer.")
-if frames:
-    paths = pd.concat(frames, ignore_index=True)
+if trajectories:
+    paths = ui_paths.frame(surface, trajectories)
     step = state.bind(
         st.slider,
         "playground_step",
@@ -127,7 +106,6 @@ if frames:
         fix=clamp(0, int(steps)),
         help="Move it to replay the paths step by step.",
     )
-    outside = charts.steps_outside(paths, bounds)
     left, right = st.columns([3, 2])
     with left, guard("The surface chart"):
         g = cache.surface_grid(surface)
@@ -170,24 +148,7 @@ if frames:
             "f at each step, for the points inside the window. A flat stretch is a plateau or "
             "a saddle; a rising one is a step size that is too large."
         )
-    notice = []
-    if diverged:
-        notice.append(
-            ("These paths" if len(diverged) > 1 else "This path")
-            + " diverged (lower the learning rate): "
-            + ", ".join(diverged)
-            + "."
-        )
-    if outside:
-        notice.append(
-            "Left the window (those steps are not drawn): "
-            + ", ".join(f"**{lab}** {n} of {int(steps)} steps" for lab, n in outside.items())
-            + "."
-        )
-    if diverged:
-        st.warning("  \n".join(notice), icon=":material/warning:")
-    elif notice:
-        st.caption(notice[0])
+    ui_paths.notice(paths, bounds, int(steps))
 
 st.divider()
 st.header("Learning-rate schedules")

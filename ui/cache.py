@@ -33,6 +33,7 @@ from engine import lessons as engine_lessons
 from engine import paths, surfaces
 from engine.config import RunConfig
 from engine.runs import Orchestrator
+from ui import paths as ui_paths
 
 _log = logging.getLogger("optlab")
 
@@ -211,20 +212,6 @@ def surface_grid(surface: str) -> dict:
                 "f_min": spec.extra.get("f_min")}
 
 
-def path_frame(surface: str, trajectories: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Optimizer paths on a surface as one long table: label, step, x, (y), f."""
-    spec = surfaces.REGISTRY[surface]
-    frames = []
-    for label, traj in trajectories.items():
-        with np.errstate(all="ignore"):
-            f = np.asarray(spec.extra["f_grid"](*traj.T), float)
-        df = pd.DataFrame({"label": label, "step": np.arange(len(traj)), "x": traj[:, 0], "f": f})
-        if traj.shape[1] == 2:
-            df["y"] = traj[:, 1]
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
-
-
 @st.cache_data(max_entries=1024, show_spinner=False)
 def trajectory(surface: str, optimizer: str, x0: tuple, steps: int, schedule: str,
                schedule_json: str, params_json: str) -> np.ndarray:
@@ -240,4 +227,4 @@ def trajectory(surface: str, optimizer: str, x0: tuple, steps: int, schedule: st
 def lesson_paths(lesson_id: str) -> pd.DataFrame:
     """A playground lesson's paths (shared by all sessions)."""
     lesson = engine_lessons.get(lesson_id)
-    return path_frame(lesson.setup["surface"], engine_lessons.trajectories(lesson))
+    return ui_paths.frame(lesson.setup["surface"], engine_lessons.trajectories(lesson))

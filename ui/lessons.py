@@ -24,6 +24,7 @@ from engine import data, surfaces
 from engine import lessons as engine_lessons
 from engine.lessons import Lesson, LessonOutcome
 from ui import cache, charts, links, state, summaries
+from ui import paths as ui_paths
 from ui.pages import ICONS
 from ui.results import chart_with_download, guard
 
@@ -268,26 +269,6 @@ EXTRA: dict[str, Callable[[Lesson], None]] = {
 }
 
 
-def _path_notes(paths: pd.DataFrame, bounds) -> list[str]:
-    notes = []
-    cols = ["x", "y"] if "y" in paths else ["x"]
-    for label, df in paths.groupby("label", sort=False):
-        pts = df[cols].to_numpy()
-        bad = ~np.isfinite(pts).all(axis=1)
-        if bad.any():
-            notes.append(f"**{label}** diverges at step {int(df['step'].iloc[int(np.argmax(bad))])}.")
-            continue
-        lo = np.array([b[0] for b in bounds])
-        hi = np.array([b[1] for b in bounds])
-        outside = ((pts < lo) | (pts > hi)).any(axis=1)
-        if outside.any():
-            notes.append(
-                f"**{label}** leaves the plotted window at step "
-                f"{int(df['step'].iloc[int(np.argmax(outside))])}."
-            )
-    return notes
-
-
 def _playground(lesson: Lesson) -> None:
     s = lesson.setup
     spec = surfaces.REGISTRY[s["surface"]]
@@ -305,8 +286,7 @@ def _playground(lesson: Lesson) -> None:
         fix=lambda v: min(max(int(v), 0), steps),
         help="Move it to replay the paths step by step.",
     )
-    for note in _path_notes(paths, spec.extra["bounds"]):
-        st.caption(note)
+    ui_paths.notice(paths, spec.extra["bounds"], steps)
     # side by side, unless long path names would squeeze the loss chart beside its legend
     if max(len(r["label"]) for r in s["runs"]) <= 32:
         left, right = st.columns([3, 2])
