@@ -110,15 +110,21 @@ def test_filter_by_url():
     at = page("runs")
     at.query_params = {"optimizer": "nosuch"}
     at.run()
-    assert any("`optimizer=" in w.value for w in at.warning)
+    assert any("`optimizer`" in w.value for w in at.warning)
+    # an empty default is said in words, not as an empty code span
+    at = page("runs")
+    at.query_params = {"dataset": "nosuch"}
+    at.run()
+    warned = " ".join(w.value for w in at.warning)
+    assert "`dataset`" in warned and "``" not in warned and "left empty, its default" in warned
     assert len(table(at)) == 2
 
 
 def test_open_in_train_shows_the_same_configuration():
     _, configs = stored(1)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
-    at.switch_page("app_pages/runs.py").run()
-    select(at, [0])
+    at.switch_page("app_pages/runs.py").run()  # Train, opened first, stored its own run too
+    select(at, [list(table(at)["key"]).index(configs[0].key())])
     at.button(key="runs_open").click().run()
     no_exception(at)
     assert at.title[0].value == "Train"
