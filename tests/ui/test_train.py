@@ -39,6 +39,9 @@ def test_a_run_that_blows_up_is_flagged_diverged():
     no_exception(at)
     shown = texts(at.error) + texts(at.caption)
     assert "Diverged at update 8" in shown and "Completed 30 epochs" not in shown
+    # the loss axis (up to 1e20) labels its ticks in short exponent form, not cut digits
+    loss = next(spec for spec, _ in charts(at) if '"title": "loss"' in json.dumps(spec))
+    assert '"format": "~e"' in json.dumps(loss)
 
 
 def test_any_typed_learning_rate_in_range_is_used_and_one_out_of_range_is_named():
