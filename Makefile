@@ -34,9 +34,10 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt | $(PY)
 	$(PIP) -r requirements-dev.txt
 	@touch $@ $(VENV)/.stamp-req
 
-# browser.serverAddress: print the local URL instead of looking up this machine's public address
+# browser.serverAddress: print the local URL instead of looking up this machine's public address;
+# a solo user may delete runs (OPTLAB_ALLOW_DELETE=0 make run keeps the store read-only)
 run: $(VENV)/.stamp-req
-	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless $(HEADLESS) \
+	OPTLAB_ALLOW_DELETE=$${OPTLAB_ALLOW_DELETE:-1} $(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless $(HEADLESS) \
 	  --browser.serverAddress localhost
 
 chromium:

@@ -1,16 +1,56 @@
 """Compare optimizers: the same data, model, initial weights and batches for each."""
 
+import json
+
 import pandas as pd
 import streamlit as st
 
+from engine.config import RunConfig
 from ui import cache, charts, entries, labels, links, sidebar, state, summaries
+from ui.defaults import COMPARE_ENTRIES, COMPARE_START
 from ui.pages import SIDEBAR_GROUPS
 from ui.results import chart_with_download, guard, log_toggle, metric_picker, number, x_axis_picker
 
 PAGE = "compare"
-START = {"dataset": "digits", "hidden": (64,), "epochs": 20}
-DEFAULT_ENTRIES = ["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"]
+START = COMPARE_START
+DEFAULT_ENTRIES = COMPARE_ENTRIES
+LAST = "compare_last"  # the last complete comparison: [(entry, seed, config JSON, legend)]
 METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2"]
+
+BOARD_WIDTH = 800  # px: the main column at 1280 px with the sidebar open
+NUMBER_WIDTH = {"rank": 45, "best val loss": 100, "final val accuracy": 110, "final val R²": 90,
+                "epochs to target": 115, "time (s)": 70, "status": 90}
+
+
+def board_columns(board: pd.DataFrame) -> list[str]:
+    """What the leaderboard shows (the CSV and the table's data keep every column)."""
+    shown = ["rank", "optimizer", "best val loss", "final val accuracy", "final val R²",
+             "epochs to target", "time (s)"]
+    if "status" in board and (board["status"] != "completed").any():
+        shown.append("status")
+    return [c for c in shown if c in board]
+
+
+def board_config(board: pd.DataFrame) -> dict:
+    """Column widths that fit the leaderboard at 1280 px; the optimizer gets what is left."""
+    columns = board_columns(board)
+    rest = BOARD_WIDTH - sum(NUMBER_WIDTH.get(c, 100) for c in columns if c != "optimizer")
+    longest = int(board["optimizer"].str.len().max()) if len(board) else 10
+    config = {
+        "optimizer": st.column_config.TextColumn(
+            "optimizer", width=int(max(160, min(rest, 7.5 * longest + 24)))
+        ),
+        "rank": st.column_config.NumberColumn("rank", width=NUMBER_WIDTH["rank"]),
+    }
+    for c in columns:
+        if c not in config:
+            config[c] = st.column_config.NumberColumn(
+                c, format="%.4g", width=NUMBER_WIDTH.get(c, 100)
+            ) if board[c].dtype.kind in "fi" else st.column_config.TextColumn(
+                c, width=NUMBER_WIDTH.get(c, 100)
+            )
+    return config
+
 
 st.title("Compare optimizers")
 st.caption(
@@ -23,6 +63,12 @@ links.begin(PAGE)
 fields = sidebar.render(PAGE, SIDEBAR_GROUPS[PAGE], START)
 
 chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
+# the chosen optimizers wrap onto more lines instead of scrolling out of sight
+st.html(
+    "<style>.st-key-compare_optimizers [data-testid='stMultiSelectTagsContainer'] "
+    "{ flex-wrap: wrap; overflow: visible; height: auto; }"
+    ".st-key-compare_optimizers div { max-height: none !important; }</style>"
+)
 params = entries.settings(PAGE, chosen, {e: sidebar.starting_params(entries.base(e)) for e in chosen})
 
 c1, c2, c3, c4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
@@ -99,19 +145,41 @@ run = links.run_button(
     help="Train every chosen optimizer (runs already made are read back at once).",
 )
 
-results = []
+# the first view of the page in a session shows its result without a click
+first = LAST not in st.session_state
+results, stale = [], False
 with guard("The comparison"):
     items = [
         (cfg, f"{legend[entry]} ({i + 1}/{len(configs)}) · ", legend[entry])
         for i, (entry, s, cfg) in enumerate(configs)
     ]
     # a click trains every missing run together, stacked where they share batches
-    found = cache.run_many(items) if run else [cache.lookup(cfg) for cfg, _, _ in items]
+    train_now = bool(items) and (run or (first and not problems))
+    found = cache.run_many(items) if train_now else [cache.lookup(cfg) for cfg, _, _ in items]
     for (entry, s, _), r in zip(configs, found, strict=True):
         if r is not None:
             results.append((entry, s, r))
+    if results and len(results) == len(configs):
+        st.session_state[LAST] = [
+            (entry, s, cfg.to_json(), legend[entry]) for entry, s, cfg in configs
+        ]
+    elif not results and st.session_state.get(LAST):
+        # the settings changed: keep the previous comparison on screen until the next run
+        legend = {}
+        for entry, s, text, lab in st.session_state[LAST]:
+            r = cache.lookup(RunConfig.from_dict(json.loads(text)))
+            if r is not None:
+                results.append((entry, s, r))
+                legend[entry] = lab
+        stale = bool(results)
 
-if not chosen:
+if stale:
+    st.info(
+        "The settings changed since this comparison: press **Run comparison** to run them. "
+        "The charts below show your previous comparison.",
+        icon=":material/history:",
+    )
+elif not chosen:
     st.info("Choose at least one optimizer.")
 elif len(results) < len(configs):
     if results:
@@ -127,6 +195,7 @@ elif len(results) < len(configs):
         )
 
 if results:
+    seeds = max(s for _, s, _ in results) + 1
     frames, rows = [], []
     for entry, s, r in results:
         lab = legend[entry]
@@ -135,7 +204,7 @@ if results:
     hist = pd.concat(frames, ignore_index=True)
     board = summaries.leaderboard(rows)
 
-    c1, c2, c3, _ = st.columns([3, 2, 1, 1])
+    c1, c2, c3 = st.columns([5, 3, 2])  # the x-axis control's four choices fit at 1280 px
     with c1:
         x = x_axis_picker("compare_x")
     with c2:
@@ -174,11 +243,8 @@ if results:
             board,
             hide_index=True,
             key="compare_board",
-            column_config={
-                c: st.column_config.NumberColumn(format="%.4g")
-                for c in board.columns
-                if board[c].dtype.kind == "f"
-            },
+            column_order=board_columns(board),
+            column_config=board_config(board),
         )
         best = board.iloc[0]
         st.caption(

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import zipfile
 
 import pandas as pd
@@ -13,6 +14,15 @@ from ui.results import chart_with_download, guard, log_toggle, metric_picker, x_
 
 PAGE = "runs"
 METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2", "lr"]
+# the operator's switch: without it the store is read-only for everyone who opens the app
+DELETE_ENV = "OPTLAB_ALLOW_DELETE"
+TABLE = "runs_table_version"  # part of the table's key: a new key clears the grid's ticks
+# what tells runs apart first, then the metrics; the key last (it is long and says little)
+COLUMNS = [
+    "label", "optimizer", "lr", "hidden", "dataset", "status", "best_val_loss", "final_val_loss",
+    "final_val_metric", "test_loss", "total_s", "mode", "batch_size", "epochs", "seed", "created",
+    "key",
+]
 
 
 def run_name(row: pd.Series) -> str:
@@ -23,10 +33,46 @@ def run_name(row: pd.Series) -> str:
     return f"{row['optimizer']} · {row['dataset']} · {mode} · seed {row['seed']} · {row['key'][:6]}"
 
 
-def delete(keys: list[str]) -> None:
+def deletion_allowed() -> bool:
+    return os.environ.get(DELETE_ENV, "").strip() == "1"
+
+
+def short_name(row: pd.Series) -> str:
+    """The run's label (or optimizer) and the first characters of its key."""
+    return f"{row['label'] or row['optimizer']} · {row['key'][:6]}"
+
+
+def delete(keys: list[str], names: list[str]) -> None:
+    if not deletion_allowed():
+        return
     cache.store().delete(keys)
     cache.forget(keys)
-    st.session_state.pop("runs_table", None)
+    ss = st.session_state
+    ss[TABLE] = ss.get(TABLE, 0) + 1  # a fresh grid: no row of it is ticked
+    ss["runs_deleted"] = names
+
+
+def hidden_text(widths) -> str:
+    return ", ".join(str(w) for w in widths) if len(widths) else "linear"
+
+
+def delete_block(slot, keys: list[str], names: list[str]) -> None:
+    """Delete the selected runs after a confirmation naming them, where the operator allows it."""
+    if not deletion_allowed():
+        slot.caption(
+            "Deletion is turned off on this server.",
+            help=f"The operator allows it by starting the app with {DELETE_ENV}=1.",
+        )
+        return
+    with slot.popover("Delete selected", icon=":material/delete:"):
+        n = len(keys)
+        st.markdown(f"Delete {'this run' if n == 1 else f'these {n} runs'} from the store?")
+        st.text("\n".join(names))
+        st.caption("Anyone who asks for them again trains them again.")
+        st.button(
+            f"Delete {n} run{'s' if n != 1 else ''}", key="runs_delete", type="primary",
+            on_click=delete, args=(keys, names),
+        )
 
 
 st.title("Runs")
@@ -36,6 +82,9 @@ st.caption(
     "their curves, download them, delete them, or open one on the Train page."
 )
 links.begin(PAGE)
+deleted = st.session_state.pop("runs_deleted", None)
+if deleted:
+    st.toast("Deleted " + ", ".join(deleted) + ".", icon=":material/delete:")
 
 with guard("The run store"):
     runs = cache.store().list()
@@ -79,15 +128,27 @@ with guard("The run store"):
             ]
         view = view.reset_index(drop=True)
         st.caption(f"{len(view)} of {len(runs)} runs. Click column headers to sort.")
-        shown = view.assign(mode=view["mode"].map(lambda m: FIELD["mode"].title_of(m)))
+        shown = view.assign(
+            mode=view["mode"].map(lambda m: FIELD["mode"].title_of(m)),
+            hidden=view["hidden"].map(hidden_text),
+        )
         event = st.dataframe(
             shown,
-            key="runs_table",
+            key=f"runs_table_{st.session_state.get(TABLE, 0)}",
+            column_order=COLUMNS,
             on_select="rerun",
             selection_mode="multi-row",
             hide_index=True,
             height=min(420, 38 + 35 * max(len(view), 1)),
             column_config={
+                "label": st.column_config.TextColumn("label", width="medium"),
+                "optimizer": st.column_config.TextColumn("optimizer", width="small"),
+                "lr": st.column_config.NumberColumn("lr", format="%g", width="small"),
+                "hidden": st.column_config.TextColumn(
+                    "hidden", width="small", help="Hidden layer widths."
+                ),
+                "dataset": st.column_config.TextColumn("dataset", width="small"),
+                "status": st.column_config.TextColumn("status", width="small"),
                 "key": st.column_config.TextColumn("key", width="small"),
                 "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
                 "best_val_loss": st.column_config.NumberColumn("best val loss", format="%.4g"),
@@ -159,13 +220,7 @@ with guard("The run store"):
             if len(keys) == 1:
                 with guard("The checkpoint"):
                     checkpoints.download(store.get(keys[0]), "runs_dl_checkpoint")
-            with b4.popover("Delete selected", icon=":material/delete:"):
-                st.write(
-                    f"Delete {len(keys)} run(s) from the store? They will be trained again "
-                    "when someone asks for them."
-                )
-                st.button(
-                    "Delete", key="runs_delete", type="primary", on_click=delete, args=(keys,)
-                )
+            picked = view[view["key"].isin(keys)]
+            delete_block(b4, picked["key"].tolist(), [short_name(r) for _, r in picked.iterrows()])
 
 state.finish()

@@ -8,6 +8,7 @@ from engine import data, optim
 from engine.config import RunConfig
 from engine.train import decision_surface
 from ui import cache, charts, checkpoints, links, sidebar, state
+from ui.defaults import TRAIN_START
 from ui.pages import SIDEBAR_GROUPS
 from ui.results import (
     chart_with_download,
@@ -20,13 +21,7 @@ from ui.results import (
 )
 
 PAGE = "train"
-# moons with a small network, and Adam at lr 0.01 to draw a curved boundary within 30 epochs
-START = {
-    "dataset": "moons",
-    "hidden": (16, 16),
-    "epochs": 30,
-    "optimizer_params": {"lr": 0.01},
-}
+START = TRAIN_START
 
 st.title("Train")
 st.caption(
@@ -44,14 +39,30 @@ try:
 except ValueError as e:
     st.error(f"**This configuration cannot run.** {e}", icon=":material/error:")
 
-clicked = links.run_button(
-    PAGE, "Train", disabled=config is None,
-    help="Train this configuration (a configuration that was already trained is shown at once).",
-)
+b1, b2, _ = st.columns([1, 1, 4])
+with b1:
+    clicked = links.run_button(
+        PAGE, "Train", disabled=config is None,
+        help="Train this configuration (a configuration that was already trained is shown at once).",
+    )
+with b2:
+    stopped = st.button(
+        "Stop", key="train_stop", icon=":material/stop:",
+        help="Abandon a run in progress (nothing of it is stored).",
+    )
+if stopped:
+    st.session_state.setdefault("train_last", "")  # no automatic run after a stop
+    st.warning(
+        "**Stopped.** The run was abandoned before it finished; nothing of it was stored. "
+        "Press **Train** to run it again.",
+        icon=":material/stop_circle:",
+    )
 
+# the first view of the page in a session shows its result without a click
+first = "train_last" not in st.session_state
 result, stale = None, False
 with guard("Training"):
-    if config is not None and clicked:
+    if config is not None and (clicked or (first and not stopped)):
         result = cache.run(config)
         st.session_state["train_last"] = config.to_json()
     elif config is not None:

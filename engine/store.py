@@ -38,10 +38,15 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 LIST_COLUMNS = [
-    "key", "label", "created", "dataset", "optimizer", "mode", "batch_size", "epochs", "seed",
-    "status", "best_val_loss", "final_val_loss", "final_val_metric", "test_loss", "total_s",
+    "key", "label", "created", "dataset", "optimizer", "lr", "hidden", "mode", "batch_size", "epochs",
+    "seed", "status", "best_val_loss", "final_val_loss", "final_val_metric", "test_loss", "total_s",
     "engine_version", "current",
 ]
+
+
+def _lr(params: dict) -> float | None:
+    """A stored config's learning rate (a wrapper optimizer's is its inner optimizer's)."""
+    return params.get("lr", (params.get("inner_params") or {}).get("lr"))
 
 
 class RunStore:
@@ -137,7 +142,9 @@ class RunStore:
             records.append({
                 "key": key, "label": label,
                 "created": pd.Timestamp(created, unit="s"),
-                "dataset": c["dataset"], "optimizer": c["optimizer"], "mode": c["mode"],
+                "dataset": c["dataset"], "optimizer": c["optimizer"],
+                "lr": _lr(c.get("optimizer_params") or {}), "hidden": tuple(c["hidden"]),
+                "mode": c["mode"],
                 "batch_size": c["batch_size"], "epochs": c["epochs"], "seed": c["seed"],
                 "status": s.get("status"), "best_val_loss": s.get("best_val_loss"),
                 "final_val_loss": s.get("final_val_loss"),

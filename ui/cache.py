@@ -9,9 +9,12 @@ same time. :func:`run_many` draws one progress bar for the runs it trains.
 Changing a widget while a run is in progress makes Streamlit stop the script
 at the next progress update; the run is abandoned and nothing is stored.
 
-With ``OPTLAB_WARM_LESSONS=1`` the router starts :func:`engine.lessons.warm`
-in a background thread once per server process (:func:`warm_lessons`), so
-every lesson's runs are in the store before students open them.
+The first page view of a server process starts a background thread that
+trains the runs the Train and Compare pages show on first open
+(:func:`warm_pages`; ``OPTLAB_WARM_PAGES=0`` turns it off), and, with
+``OPTLAB_WARM_LESSONS=1``, one that runs :func:`engine.lessons.warm`
+(:func:`warm_lessons`), so every lesson's runs are in the store before
+students open them.
 """
 
 from __future__ import annotations
@@ -157,8 +160,46 @@ def forget(keys: Sequence[str]) -> None:
     orchestrator().forget(keys)
 
 
-# -- the lessons' warm-up ---------------------------------------------------------------
+# -- the warm-up of the pages' defaults and of the lessons ----------------------------
 WARM_ENV = "OPTLAB_WARM_LESSONS"
+WARM_PAGES_ENV = "OPTLAB_WARM_PAGES"
+
+
+def warm() -> None:
+    """Start the warm-ups (each once per server process and store)."""
+    warm_pages()
+    warm_lessons()
+
+
+def warm_pages() -> threading.Thread | None:
+    """Train the runs the pages show on first open in the background, unless
+    ``OPTLAB_WARM_PAGES=0``. Once per server process and store; returns the thread."""
+    if os.environ.get(WARM_PAGES_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    return _warm_pages_thread(str(paths.store_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_pages_thread(store_path: str) -> threading.Thread:
+    from ui.defaults import page_configs
+
+    orch = _orchestrator(store_path)
+    configs = page_configs()
+
+    def work() -> None:
+        t0 = time.perf_counter()
+        try:
+            missing = [c for c in configs if orch.lookup(c) is None]
+            if missing:
+                orch.run(missing)
+        except Exception:  # noqa: BLE001 - a failed warm-up leaves the app as it was
+            _log.exception("warming the pages' defaults failed")
+            return
+        _log.info("page defaults warmed: %d runs trained in %.1f s", len(missing), time.perf_counter() - t0)
+
+    thread = threading.Thread(target=work, name="optlab-warm-pages", daemon=True)
+    thread.start()
+    return thread
 
 
 def warm_enabled() -> bool:

@@ -161,8 +161,8 @@ def show(lesson: Lesson) -> None:
     with right, st.container(border=True, height="stretch"):
         st.markdown("**The claim**")
         st.markdown(lesson.claim)
-        st.caption("An automatic check confirms it whenever the app changes; the figure below "
-                   "shows it.")
+        st.caption("The figure below shows it happen; change the settings on the page it "
+                   "opens in to see when it stops being true.")
     c1, c2 = st.columns([5, 1], vertical_alignment="center")
     with c1:
         links.open_links(lesson)

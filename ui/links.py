@@ -25,7 +25,7 @@ from engine import lessons as engine_lessons
 from engine import optim, schedules
 from engine.lessons import Lesson
 from engine.minimize import CLIP_NAMES
-from ui import cache, sidebar, state
+from ui import cache, sidebar, state, theme
 from ui.pages import ICONS, PAGES, SIDEBAR_GROUPS
 
 TITLES = {url: title for _, title, url in PAGES}
@@ -38,13 +38,14 @@ _AUTORUN = "_lesson_autorun"  # the page whose next run presses its own run butt
 def begin(page: str) -> None:
     """Start a page run: apply a lesson link, then the page's URL state, then the notice.
 
-    The first page view of a server process also starts the lessons' warm-up
-    when the operator asks for it (:func:`ui.cache.warm_lessons`).
+    The first page view of a server process also starts the warm-ups
+    (:func:`ui.cache.warm`). Every page gets the sidebar's presentation toggle.
     """
-    cache.warm_lessons()
+    cache.warm()
     arriving = state.arriving(page)
     opened = apply_link(page, arriving)  # ?lesson=<id> becomes the page's own parameters
     state.begin(page, opened)
+    theme.toggle()
     notice(page)
     problem = cache.store_notice()
     if problem:

@@ -103,10 +103,47 @@ def duration(seconds: Any) -> str:
     return f"{s * 1e3:.3g} ms" if abs(s) < 0.1 else f"{s:.3g} s"
 
 
+BLOW_UP = 10.0  # a loss this many times its starting value has left the minimum's basin
+
+
+def blown_up(history) -> dict | None:
+    """Where a run that stayed finite diverged: the first evaluation whose loss exceeds
+    ``BLOW_UP`` times its starting value, in a run that ends above where it started.
+
+    Returns its ``updates``, ``epoch``, the starting and the largest loss, or None.
+    """
+    if "train_loss" not in history or len(history) < 2:
+        return None
+    losses = history[[c for c in ("train_loss", "val_loss") if c in history]]
+    start = float(losses.iloc[0].max())
+    if not (math.isfinite(start) and start > 0):
+        return None
+    worst = losses.max(axis=1)
+    above = worst > BLOW_UP * start
+    if not above.any() or not float(history["train_loss"].iloc[-1]) > start:
+        return None
+    at = history.loc[above.idxmax()]
+    return {"updates": int(at["updates"]), "epoch": float(at["epoch"]), "start": start,
+            "peak": float(worst.max())}
+
+
 def status_note(result) -> None:
-    """Explain how the run ended (a diverged run says where and what to try)."""
+    """Explain how the run ended (a diverged run says where and what to try).
+
+    A run whose loss exploded but stayed finite completes its epochs in the
+    engine; here it is called diverged too, at the update where it blew up.
+    """
+    blew = blown_up(result.history) if result.status == "completed" else None
     if result.status == "diverged":
         st.error(f"**Diverged.** {result.stop_reason}", icon=":material/trending_up:")
+    elif blew is not None:
+        st.error(
+            f"**Diverged at update {blew['updates']}** (epoch {blew['epoch']:g}): the loss rose "
+            f"from {number(blew['start'], '.3g')} to {number(blew['peak'], '.3g')} and ended "
+            "above where it started, so the run went through its epochs without learning. "
+            "Try a learning rate ten times smaller.",
+            icon=":material/trending_up:",
+        )
     elif result.status == "early_stopped":
         st.info(f"**Stopped early.** {result.stop_reason}", icon=":material/front_hand:")
     elif result.status == "interrupted":

@@ -162,10 +162,9 @@ def initial(key: str, default: Any, parse: Callable[[str], Any]) -> Any:
             return parse(raw)
         except (ValueError, TypeError) as e:
             detail = str(e) or "malformed"
-            warn(
-                f"URL parameter `{name}={raw}` was ignored ({detail}); using the default "
-                f"`{dump(default)}`."
-            )
+            text = dump(default)
+            fallback = f"using the default {plain(text)}" if text else "left empty, its default"
+            warn(f"URL parameter `{name}` ({plain(raw)}) was ignored ({plain(detail, 200)}); {fallback}.")
             return default
     return ss.get(_MEM, {}).get(key, default)
 
@@ -223,6 +222,28 @@ def bind(
 
 
 # -- text forms ----------------------------------------------------------
+MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:=&\"'")
+
+
+def plain(text: Any, limit: int = 40) -> str:
+    """``text`` (e.g. from a link) shown as written inside a Markdown message: at most
+    ``limit`` characters, every Markdown, HTML and LaTeX character escaped."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in text)
+
+
+def _range(low: Any, high: Any) -> str:
+    """``[0, 5]``, ``at least 0``, ``at most 5``: the allowed range, never naming a missing end."""
+    if low is not None and high is not None:
+        return f"outside [{low:g}, {high:g}]"
+    if low is not None:
+        return f"below the minimum {low:g}"
+    return f"above the maximum {high:g}"
+
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
@@ -271,11 +292,7 @@ def parse_float(raw: str, low: float | None = None, high: float | None = None) -
     if not math.isfinite(v):
         raise ValueError("not a finite number")
     if (low is not None and v < low) or (high is not None and v > high):
-        raise ValueError(
-            f"outside [{low:g}, {high:g}]"
-            if low is not None and high is not None
-            else "out of range"
-        )
+        raise ValueError(_range(low, high))
     return v
 
 
@@ -285,7 +302,7 @@ def parse_int(raw: str, low: int | None = None, high: int | None = None) -> int:
     except ValueError:
         raise ValueError("not a whole number") from None
     if (low is not None and v < low) or (high is not None and v > high):
-        raise ValueError(f"outside [{low}, {high}]")
+        raise ValueError(_range(low, high))
     return v
 
 

@@ -96,10 +96,14 @@ def hyper_widget(
 ) -> Any:
     """Draw ``hyper`` as a widget with key ``key``; return its value.
 
-    float: a log-grid select slider when ``hyper.log``, a slider on a bounded
-    linear range, else a number input; int: a number input; bool: a toggle;
+    float: a number input taking any typed value when ``hyper.log`` (arrows step
+    by a tenth of the value's decade), a slider on a bounded linear range, else a
+    number input; int: a number input; bool: a toggle;
     choice: a selectbox; pair: two number inputs; optimizer: a selectbox over
-    the optimizer registry (``exclude`` leaves names out).
+    the optimizer registry (``exclude`` leaves names out). A number input has no
+    bounds of its own: a number outside the hyper's range shows a message naming
+    the field and its range, and the last allowed value stays in use
+    (:func:`in_range`).
     """
     default = hyper.default if default is None else default
     label, help_ = hyper.title, hyper.help or None
@@ -135,39 +139,20 @@ def hyper_widget(
             st.selectbox, key, default, parse, label, list(hyper.choices), format_func=fmt, help=help_,
         )
     if kind == "int":
-        lo = hyper.low + (1 if hyper.low_open else 0) if hyper.low is not None else None
-        hi = hyper.high - (1 if hyper.high_open else 0) if hyper.high is not None else None
-        return state.bind(
-            st.number_input,
-            key,
-            int(default),
-            parse,
-            label,
-            min_value=lo,
-            max_value=hi,
-            step=1,
-            help=help_,
-            fix=clamp(lo, hi),
+        # no bounds on the widget: a typed number out of range gets a message, not a silent no-op
+        value = state.bind(
+            st.number_input, key, int(default), parse, label, step=1, help=help_,
         )
+        return in_range(hyper, key, value, int(default))
     # float
     default = float(default)
     if hyper.log:
-        value = state.initial(key, default, parse)
-        options = log_grid(hyper.low, hyper.high, default, value)
-        if hyper.low_open and hyper.low in options:
-            options.remove(hyper.low)
-        if hyper.high_open and hyper.high in options:
-            options.remove(hyper.high)
-        return state.bind(
-            st.select_slider,
-            key,
-            default,
-            parse,
-            label,
-            options=options,
-            format_func=fmt,
+        # any value can be typed (0.03, 3e-4); the arrows step by a tenth of the value's decade
+        value = state.bind(
+            st.number_input, key, default, parse, label, step=log_step(default), format="%g",
             help=help_,
         )
+        return in_range(hyper, key, value, default)
     if hyper.low is not None and hyper.high is not None and hyper.high - hyper.low <= 10:
         step = _nice_step(hyper.high - hyper.low)
         lo = hyper.low + step if hyper.low_open else hyper.low
@@ -185,17 +170,35 @@ def hyper_widget(
                 help=help_,
                 fix=clamp(lo, hi),
             )
-    return state.bind(
-        st.number_input,
-        key,
-        default,
-        parse,
-        label,
-        min_value=None if hyper.low is None else float(hyper.low),
-        max_value=None if hyper.high is None else float(hyper.high),
-        format="%g",
-        help=help_,
-    )
+    value = state.bind(st.number_input, key, default, parse, label, format="%g", help=help_)
+    return in_range(hyper, key, value, default)
+
+
+def log_step(v: float) -> float:
+    """A tenth of ``v``'s decade (0.001 for 0.03): the arrows of a log-scale number input."""
+    if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+        return 0.001
+    return float(f"1e{math.floor(math.log10(v)) - 1}")
+
+
+def in_range(hyper: Hyper, key: str, value: Any, default: Any) -> Any:
+    """``value`` if ``hyper`` allows it; else a message naming the field and its range, and
+    the last allowed value (which the page then uses, and says so)."""
+    ss = st.session_state
+    last = f"_in_range_{key}"
+    try:
+        hyper.validate(value, hyper.name)
+    except (ValueError, TypeError):
+        keep = ss.get(last, default)
+        st.error(
+            f"**{hyper.title}**: {fmt(value)} is not allowed ({hyper.allowed()}); "
+            f"{fmt(keep)} is used until you enter a value in range.",
+            icon=":material/error:",
+        )
+        state.remember(key, keep, default)
+        return keep
+    ss[last] = value
+    return value
 
 
 def hidden_name(key: str) -> bool:

@@ -87,7 +87,9 @@ class AppServer:
         for _ in range(attempts):  # a port taken between free_port() and the bind: try another
             port = free_port()
             self.url = f"http://127.0.0.1:{port}"
-            env = {**os.environ, "OPTLAB_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
+            # the tests delete runs, as the operator of a server may (OPTLAB_ALLOW_DELETE=1)
+            env = {**os.environ, "OPTLAB_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1",
+                   "OPTLAB_ALLOW_DELETE": "1"}
             env.pop("OPTLAB_STORE", None)
             env.pop("OPTLAB_JOBS", None)  # the server trains in its default pool of worker processes
             cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",

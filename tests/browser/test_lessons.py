@@ -39,6 +39,9 @@ def test_lesson_link_opens_the_lesson(page, app_url, lesson_id):
     main = page.locator('[data-testid="stMain"]')
     expect(main.get_by_role("heading", name=lesson.title)).to_be_visible()
     expect(main.get_by_text(first_sentence(lesson.explanation))).to_be_visible()
+    # the card speaks to students, not to the app's developers
+    expect(main.get_by_text("The figure below shows it happen")).to_be_visible()
+    assert "automatic check" not in main.inner_text()
     page.locator(CHARTS).first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
     assert_no_exception(page)
     # the open lesson is marked in the list, and the link can be shared as it is

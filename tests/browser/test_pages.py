@@ -1,5 +1,7 @@
 """Every page in a real browser: it opens, shows its title and, after its main action,
-a chart, and raises nothing.
+a chart, and raises nothing; it asks no host but the app's own for anything (it works
+offline), and its screenshots at a laptop's, a projector's and a phone's size are written
+to test-artifacts/screenshots/<page>-<width>x<height>.png.
 
 The pages are the router's own list (``ui.pages.available()``: the page files that exist),
 so a page added to the app is tested here without editing this file. A page's main action
@@ -23,6 +25,7 @@ from ui.pages import available
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 PAGES = available()
+SIZES = [(1280, 800), (1920, 1080), (390, 844)]  # laptop, projector, phone
 DEFAULT = "train"  # the router's default page, served at "/"
 RUN_TIMEOUT_MS = 180_000  # a page's main action may train several models
 
@@ -56,6 +59,8 @@ def select_first_row(page, table) -> None:
 
 @pytest.mark.parametrize(("file", "title", "url_path"), PAGES, ids=[p[2] for p in PAGES])
 def test_page_renders(page, app_url, file, title, url_path):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
     if url_path == "runs":  # the store of this test server starts empty
         open_page(page, app_url, url_of("train"))
         assert press_run(page, "train"), "the Train page has no Train button (key train_run)"
@@ -70,10 +75,22 @@ def test_page_renders(page, app_url, file, title, url_path):
     page.locator(CHARTS).first.wait_for(state="attached")
     assert_no_exception(page)
     screenshot(page, SCREENSHOTS / f"{url_path}.png")
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.locator(CHARTS).first.wait_for(state="attached")
+        page.wait_for_timeout(300)  # charts follow the window's size
+        screenshot(page, SCREENSHOTS / f"{url_path}-{width}x{height}.png")
+    assert_no_exception(page)
     if url_path == DEFAULT and os.environ.get("UPDATE_SCREENSHOT") == "1":
-        # the README's picture: the top of the trained Train page, not the whole long page
+        # the README's picture: the top of the Train page as it opens, not the whole long page
         page.set_viewport_size({"width": 1400, "height": 1000})
+        page.wait_for_timeout(300)
         page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+    # offline-safe: every request went to the app's own server (or stayed in the page)
+    own = urlparse(app_url).netloc
+    elsewhere = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                 and urlparse(u).netloc != own]
+    assert not elsewhere, f"the page asked other hosts: {sorted(set(elsewhere))[:5]}"
 
 
 def test_navigation_lists_every_page(page, app_url):

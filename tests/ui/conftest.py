@@ -17,4 +17,5 @@ sys.path.insert(0, str(Path(__file__).parent))  # apptools
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("OPTLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("OPTLAB_STORE", raising=False)
+    monkeypatch.setenv("OPTLAB_WARM_PAGES", "0")  # no background training between tests
     return tmp_path / "data"

@@ -1,10 +1,12 @@
 """Compare page: optimizers side by side, copies, seeds, leaderboard."""
 
+import json
 import math
 
 from apptools import charts, no_exception, page, series, table, texts
 
 from engine import optim
+from ui import defaults
 
 TINY = {"dataset": "iris", "hidden": "8", "epochs": "2", "batch_size": "16"}
 
@@ -34,11 +36,21 @@ def test_defaults_render_with_six_optimizers():
     assert at.number_input(key="compare_batch_size").value == 32
     assert at.text_input(key="compare_hidden").value == "64"
     assert at.selectbox(key="compare_dataset").value == "digits"
+    # the first open shows the default comparison, the one the server warms up at start
+    assert charts(at) and len(leaderboard(at)) == 6
+    last = at.session_state["compare_last"]
+    shown = {json.loads(text)["optimizer"]: json.loads(text) for _, _, text, _ in last}
+    warmed = {c.optimizer: json.loads(c.to_json()) for c in defaults.compare_configs()}
+    assert shown == warmed
+    # the first change keeps the comparison on screen, marked as the previous one
+    at.number_input(key="compare_epochs").set_value(21).run()
+    no_exception(at)
+    assert "The settings changed" in texts(at.info) and charts(at)
 
 
 def test_run_two_optimizers_and_read_the_leaderboard():
     at = tiny(optimizers="sgd,adam")
-    at.select_slider(key="compare_opt.adam.lr").set_value(0.01).run()
+    at.number_input(key="compare_opt.adam.lr").set_value(0.01).run()
     at.button(key="compare_run").click().run()
     no_exception(at)
     board = leaderboard(at)
@@ -66,7 +78,7 @@ def test_a_copy_of_one_optimizer_with_other_settings():
     at.selectbox(key="compare_copy_of").set_value("adam")
     at.button(key="compare_add_copy").click().run()
     assert at.multiselect(key="compare_optimizers").value == ["adam", "adam#2"]
-    at.select_slider(key="compare_opt.adam#2.lr").set_value(0.02).run()
+    at.number_input(key="compare_opt.adam#2.lr").set_value(0.02).run()
     at.button(key="compare_run").click().run()
     no_exception(at)
     assert sorted(leaderboard(at)["optimizer"]) == ["Adam · lr 0.001", "Adam · lr 0.02"]
@@ -87,11 +99,11 @@ def test_url_round_trip_and_malformed_entries():
     at = tiny(optimizers="adam,adam#2", **{"opt.adam#2.lr": "0.01", "target": "0.5"})
     no_exception(at)
     assert at.multiselect(key="compare_optimizers").value == ["adam", "adam#2"]
-    assert at.select_slider(key="compare_opt.adam#2.lr").value == 0.01
+    assert at.number_input(key="compare_opt.adam#2.lr").value == 0.01
     assert at.number_input(key="compare_target").value == 0.5
     bad = tiny(optimizers="adam,warp_drive", seeds="9")
     no_exception(bad)
-    assert "`optimizers=" in texts(bad.warning) and "`seeds=" in texts(bad.warning)
+    assert "`optimizers`" in texts(bad.warning) and "`seeds`" in texts(bad.warning)
     assert bad.number_input(key="compare_seeds").value == 1
 
 

@@ -20,7 +20,7 @@ def test_change_surface_optimizer_and_step():
     at = page("playground").run()
     at.selectbox(key="playground_surface").set_value("quartic").run()
     at.multiselect(key="playground_optimizers").set_value(["gd", "momentum"]).run()
-    at.select_slider(key="playground_opt.momentum.lr").set_value(0.05).run()
+    at.number_input(key="playground_opt.momentum.lr").set_value(0.05).run()
     at.number_input(key="playground_steps").set_value(30).run()
     at.slider(key="playground_step").set_value(10).run()
     no_exception(at)
@@ -55,9 +55,26 @@ def test_url_round_trip():
     assert at.number_input(key="playground_start.quadratic.0").value == 1.5
     assert at.number_input(key="playground_steps").value == 20
     assert at.multiselect(key="playground_schedules").value == ["constant", "cosine"]
-    assert at.select_slider(key="playground_sched_lr").value == 0.02
+    assert at.number_input(key="playground_sched_lr").value == 0.02
     bad = page("playground")
     bad.query_params = {"surface": "moon", "steps": "-3"}
     bad.run()
     no_exception(bad)
-    assert "`surface=" in texts(bad.warning) and "`steps=" in texts(bad.warning)
+    assert "`surface`" in texts(bad.warning) and "`steps`" in texts(bad.warning)
+
+
+def test_a_url_number_below_its_minimum_names_the_minimum():
+    at = page("playground")
+    at.query_params = {"step": "-1"}
+    at.run()
+    no_exception(at)
+    warned = texts(at.warning)
+    assert "below the minimum 0" in warned and "None" not in warned
+
+
+def test_url_text_is_shown_as_written_and_truncated():
+    at = page("playground")
+    at.query_params = {"surface": "**bold** [x](http://e) " + "y" * 80}
+    at.run()
+    warned = texts(at.warning)
+    assert "\\*\\*bold\\*\\*" in warned and "\\[x\\]" in warned and "y" * 60 not in warned

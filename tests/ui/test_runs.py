@@ -26,13 +26,17 @@ def stored(n=2):
     return store, configs
 
 
+def table_key(at):
+    return next(d.key for d in at.dataframe if d.key.startswith("runs_table_"))
+
+
 def select(at, rows):
-    at.session_state["runs_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.session_state[table_key(at)] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     return at.run()
 
 
 def table(at):
-    return next(d.value for d in at.dataframe if d.key == "runs_table")
+    return next(d.value for d in at.dataframe if d.key.startswith("runs_table_"))
 
 
 def test_empty_store():
@@ -41,7 +45,8 @@ def test_empty_store():
     assert "No runs yet" in at.info[0].value
 
 
-def test_list_select_overlay_download_delete():
+def test_list_select_overlay_download_delete(monkeypatch):
+    monkeypatch.setenv("OPTLAB_ALLOW_DELETE", "1")
     store, configs = stored()
     at = page("runs").run()
     no_exception(at)
@@ -51,10 +56,49 @@ def test_list_select_overlay_download_delete():
     curve = charts(at)[0]
     assert len(series(curve, "run")) == 2
     assert {d.key for d in at.download_button} >= {"runs_dl_curves", "runs_dl_configs"}
+    # the confirmation names every run it deletes: label (or optimizer) and short key
+    confirm = "\n".join(t.value for t in at.text)
+    assert all(f"sgd · {c.key()[:6]}" in confirm for c in configs)
+    assert at.button(key="runs_delete").label == "Delete 2 runs"
     at.button(key="runs_delete").click().run()
     no_exception(at)
     assert len(store) == 0
     assert "No runs yet" in at.info[0].value
+
+
+def test_the_table_leads_with_what_tells_runs_apart():
+    _, configs = stored()
+    at = page("runs").run()
+    shown = next(d for d in at.dataframe if d.key.startswith("runs_table_"))
+    order = list(shown.proto.column_order)
+    assert order[:6] == ["label", "optimizer", "lr", "hidden", "dataset", "status"]
+    assert order[6] == "best_val_loss" and order[-1] == "key"
+    assert sorted(table(at)["lr"]) == [0.05, 0.2]
+    assert set(table(at)["hidden"]) == {"4"}
+
+
+def test_deletion_is_off_unless_the_operator_allows_it(monkeypatch):
+    monkeypatch.delenv("OPTLAB_ALLOW_DELETE", raising=False)
+    store, _ = stored(1)
+    at = page("runs").run()
+    select(at, [0])
+    no_exception(at)
+    assert not [b for b in at.button if b.key == "runs_delete"]
+    assert any("Deletion is turned off on this server" in c.value for c in at.caption)
+    assert len(store) == 1
+
+
+def test_a_delete_clears_the_selection(monkeypatch):
+    monkeypatch.setenv("OPTLAB_ALLOW_DELETE", "1")
+    store, _ = stored(2)
+    at = page("runs").run()
+    before = table_key(at)
+    select(at, [0])
+    at.button(key="runs_delete").click().run()
+    no_exception(at)
+    assert len(store) == 1 and len(table(at)) == 1
+    assert table_key(at) != before  # a new grid, with no row ticked
+    assert any("Select one or more rows" in i.value for i in at.info)
 
 
 def test_filter_by_url():
@@ -66,15 +110,21 @@ def test_filter_by_url():
     at = page("runs")
     at.query_params = {"optimizer": "nosuch"}
     at.run()
-    assert any("`optimizer=" in w.value for w in at.warning)
+    assert any("`optimizer`" in w.value for w in at.warning)
+    # an empty default is said in words, not as an empty code span
+    at = page("runs")
+    at.query_params = {"dataset": "nosuch"}
+    at.run()
+    warned = " ".join(w.value for w in at.warning)
+    assert "`dataset`" in warned and "``" not in warned and "left empty, its default" in warned
     assert len(table(at)) == 2
 
 
 def test_open_in_train_shows_the_same_configuration():
     _, configs = stored(1)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
-    at.switch_page("app_pages/runs.py").run()
-    select(at, [0])
+    at.switch_page("app_pages/runs.py").run()  # Train, opened first, stored its own run too
+    select(at, [list(table(at)["key"]).index(configs[0].key())])
     at.button(key="runs_open").click().run()
     no_exception(at)
     assert at.title[0].value == "Train"

@@ -100,7 +100,7 @@ def test_a_malformed_url_value_names_the_field_and_falls_back(monkeypatch):
     at.run()
     no_exception(at)
     warnings = " ".join(w.value for w in at.warning)
-    assert "epochs=lots" in warnings and "mode=x" in warnings
+    assert "`epochs` (lots)" in warnings and "`mode` (x)" in warnings
     back = RunConfig.from_dict(json.loads(at.session_state["config"]))
     assert back.epochs == FIELD["epochs"].default and back.mode == FIELD["mode"].default
 

@@ -1,9 +1,12 @@
 """Train page: defaults, a tiny run, what it shows, URL state, bad input."""
 
+import json
 import math
 
 import pytest
 from apptools import charts, fields, metrics, no_exception, page, series, texts
+
+from ui import defaults
 
 TINY = {"dataset": "iris", "hidden": "8", "epochs": "2"}
 
@@ -14,20 +17,63 @@ def tiny(**extra):
     return at.run()
 
 
-def test_defaults_render_without_training():
+def test_first_open_shows_the_default_result_and_a_change_keeps_it():
     at = page("train").run()
     no_exception(at)
     assert at.title[0].value == "Train"
     assert at.button(key="train_run").label == "Train"
-    assert "Press **Train**" in texts(at.info)
-    assert not charts(at)
+    assert "Press **Train**" not in texts(at.info)
+    assert charts(at) and at.metric
     assert at.query_params == {}
+    # the run the server warms up at start is the one the page shows
+    assert json.loads(at.session_state["train_last"]) == json.loads(defaults.train_config().to_json())
+    at.number_input(key="train_epochs").set_value(31).run()
+    no_exception(at)
+    assert "The settings changed" in texts(at.info) and charts(at)
+
+
+def test_a_run_that_blows_up_is_flagged_diverged():
+    at = page("train")
+    at.query_params = {"optimizer": "sgd", "opt.sgd.lr": "1000"}
+    at.run()
+    no_exception(at)
+    shown = texts(at.error) + texts(at.caption)
+    assert "Diverged at update 8" in shown and "Completed 30 epochs" not in shown
+    # the loss axis (up to 1e20) labels its ticks in short exponent form, not cut digits
+    loss = next(spec for spec, _ in charts(at) if '"title": "loss"' in json.dumps(spec))
+    assert '"format": "~e"' in json.dumps(loss)
+
+
+def test_any_typed_learning_rate_in_range_is_used_and_one_out_of_range_is_named():
+    at = page("train").run()
+    at.number_input(key="train_opt.adam.lr").set_value(0.03).run()
+    assert at.query_params["opt.adam.lr"] in ("0.03", ["0.03"])
+    at.number_input(key="train_opt.adam.lr").set_value(5000.0).run()
+    no_exception(at)
+    assert "**lr**: 5000 is not allowed (a number in [0, 1000]); 0.03 is used" in texts(at.error)
+    assert at.query_params["opt.adam.lr"] in ("0.03", ["0.03"])
+
+
+def test_choosing_an_uploaded_csv_does_not_clamp_the_batch_size():
+    at = page("train").run()
+    at.selectbox(key="train_dataset").set_value("csv").run()
+    no_exception(at)
+    assert at.number_input(key="train_batch_size").value == 32
+    at.selectbox(key="train_dataset").set_value("moons").run()
+    assert at.number_input(key="train_batch_size").value == 32
+
+
+def test_stop_says_the_run_was_stopped():
+    at = page("train").run()
+    at.button(key="train_stop").click().run()
+    no_exception(at)
+    assert "**Stopped.**" in texts(at.warning)
 
 
 def test_change_optimizer_and_lr_then_train():
     at = tiny()
     at.selectbox(key="train_optimizer").set_value("sgd").run()
-    at.select_slider(key="train_opt.sgd.lr").set_value(0.05)
+    at.number_input(key="train_opt.sgd.lr").set_value(0.05)
     at.slider(key="train_opt.sgd.momentum").set_value(0.9).run()
     at.button(key="train_run").click().run()
     no_exception(at)
@@ -104,7 +150,7 @@ def test_url_round_trip():
     )
     no_exception(at)
     assert at.selectbox(key="train_optimizer").value == "sgd"
-    assert at.select_slider(key="train_opt.sgd.lr").value == 0.02
+    assert at.number_input(key="train_opt.sgd.lr").value == 0.02
     assert at.number_input(key="train_batch_size").value == 7
     assert at.number_input(key="train_seed").value == 3
     assert at.number_input(key="train_epochs").value == 2
@@ -114,7 +160,7 @@ def test_url_round_trip():
     again = page("train")
     again.query_params = dict(at.query_params)
     again.run()
-    assert again.select_slider(key="train_opt.sgd.lr").value == 0.02
+    assert again.number_input(key="train_opt.sgd.lr").value == 0.02
     assert again.number_input(key="train_batch_size").value == 7
 
 
@@ -123,7 +169,7 @@ def test_malformed_url_values_warn_and_use_defaults():
     no_exception(at)
     warned = texts(at.warning)
     for name in ("epochs", "optimizer", "batch_size"):
-        assert f"`{name}=" in warned
+        assert f"`{name}`" in warned
     assert at.number_input(key="train_epochs").value == 30
     assert at.selectbox(key="train_optimizer").value == "adam"
     assert at.number_input(key="train_batch_size").value == 32
@@ -194,7 +240,7 @@ def test_csv_upload_trains_and_the_url_keeps_the_table():
 def test_hide_removes_controls_but_keeps_their_values():
     at = tiny(optimizer="sgd", hide="optimizer,opt,schedule")
     no_exception(at)
-    keys = {w.key for w in [*at.selectbox, *at.select_slider, *at.slider]}
+    keys = {w.key for w in [*at.selectbox, *at.number_input, *at.slider]}
     assert "train_optimizer" not in keys and "train_opt.sgd.lr" not in keys
     assert "train_schedule" not in keys and "train_dataset" in keys
     at.button(key="train_run").click().run()

@@ -58,7 +58,7 @@ def test_every_schedule_renders(name):
 
 def test_changed_value_goes_to_the_url_and_back():
     at = render_spec("engine.optim", "sgd").run()
-    at.select_slider(key="t_p.sgd.lr").set_value(0.05).run()
+    at.number_input(key="t_p.sgd.lr").set_value(0.05).run()
     at.toggle(key="t_p.sgd.nesterov").set_value(True)
     at.slider(key="t_p.sgd.momentum").set_value(0.5).run()
     assert at.query_params["p.sgd.lr"] == ["0.05"] or at.query_params["p.sgd.lr"] == "0.05"
