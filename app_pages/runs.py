@@ -21,7 +21,7 @@ TABLE = "runs_table_version"  # part of the table's key: a new key clears the gr
 COLUMNS = [
     "label", "optimizer", "lr", "hidden", "dataset", "status", "best_val_loss", "final_val_loss",
     "final_val_metric", "test_loss", "total_s", "mode", "batch_size", "epochs", "seed", "created",
-    "key",
+    "engine", "key",
 ]
 
 
@@ -131,7 +131,13 @@ with guard("The run store"):
         shown = view.assign(
             mode=view["mode"].map(lambda m: FIELD["mode"].title_of(m)),
             hidden=view["hidden"].map(hidden_text),
+            engine=view["current"].map({True: "this one", False: "another (not reused)"}),
         )
+        if not view["current"].all():
+            st.caption(
+                f"{int((~view['current']).sum())} run(s) were made by another version of the "
+                "engine: they are listed and can be read, but a new request trains again."
+            )
         event = st.dataframe(
             shown,
             key=f"runs_table_{st.session_state.get(TABLE, 0)}",
@@ -150,6 +156,11 @@ with guard("The run store"):
                 "dataset": st.column_config.TextColumn("dataset", width="small"),
                 "status": st.column_config.TextColumn("status", width="small"),
                 "key": st.column_config.TextColumn("key", width="small"),
+                "engine": st.column_config.TextColumn(
+                    "engine", width="small",
+                    help="The engine version that made the run. Runs of another version are "
+                    "never served as a cached result: their key includes the engine's numerics.",
+                ),
                 "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
                 "best_val_loss": st.column_config.NumberColumn("best val loss", format="%.4g"),
                 "final_val_loss": st.column_config.NumberColumn("final val loss", format="%.4g"),

@@ -176,7 +176,8 @@ def test_the_runs_page_downloads_the_selected_run(media):
     store.put(r)
     at = page("runs").run()
     assert not [b for b in at.download_button if b.key == "runs_dl_checkpoint"]
-    at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    grid = next(d.key for d in at.dataframe if d.key.startswith("runs_table_"))
+    at.session_state[grid] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     no_exception(at)
     back = checkpoint.from_bytes(download_data(media, at.download_button(key="runs_dl_checkpoint")))

@@ -135,3 +135,21 @@ def test_open_in_train_shows_the_same_configuration():
     assert at.number_input(key="train_batch_size").value == 16
     # the stored run is shown without training again
     assert at.metric
+
+
+def test_a_run_of_another_engine_is_listed_and_marked(monkeypatch):
+    """A run stored under another engine fingerprint is listed, marked, and never reused."""
+    from engine import RunConfig, version
+    from ui import cache
+
+    cfg = RunConfig(dataset="iris", hidden=(4,), epochs=2, batch_size=16)
+    with monkeypatch.context() as older:
+        older.setattr(version, "ENGINE_VERSION", "0.1.0+older")
+        old = train(cfg)
+        cache.store().put(old, label="made by an older engine")
+    assert cache.lookup(cfg) is None  # not a cache hit for the current engine
+    at = page("runs").run()
+    no_exception(at)
+    shown = at.dataframe[0].value
+    assert list(shown["engine"]) == ["another (not reused)"]
+    assert any("another version of the engine" in c.value for c in at.caption)
