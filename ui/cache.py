@@ -312,5 +312,9 @@ def sweep_runs(optimizers: Sequence[str], space: dict, trials: int, seeds: int, 
     Raises the sweep's ValueError for a space an optimizer cannot search."""
     from engine.sweep import draw_trials
 
-    tune = sum(len(draw_trials(name, space, trials, search, random_state)) for name in optimizers)
-    return tune + len(optimizers) * seeds, len(optimizers) * max(seeds, 1)
+    sizes = [len(draw_trials(name, space, trials, search, random_state)) for name in optimizers]
+    if len(set(sizes)) > 1:
+        raise ValueError("space: a grid over a hyperparameter that only some of the optimizers have "
+                         "gives them unequal budgets; allowed: random search, or a grid over "
+                         "hyperparameters every chosen optimizer has")
+    return sum(sizes) + len(optimizers) * seeds, len(optimizers) * max(seeds, 1)
