@@ -10,10 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES: list[tuple[str, str, str]] = [
     ("app_pages/train.py", "Train", "train"),
     ("app_pages/compare.py", "Compare optimizers", "compare"),
-    ("app_pages/sweep.py", "Sweep", "sweep"),
     ("app_pages/modes.py", "Modes & batch size", "modes"),
     ("app_pages/playground.py", "Playground", "playground"),
     ("app_pages/runs.py", "Runs", "runs"),
+    ("app_pages/sweep.py", "Sweep", "sweep"),
     ("app_pages/lessons.py", "Lessons", "lessons"),
 ]
 
