@@ -278,8 +278,8 @@ def _(o):
     # the tuned rates are the equal-budget sweep's picks, and its re-runs are the lesson's runs
     names = [r["optimizer"] for r in s["runs"][:3]]
     base = RunConfig.from_dict({**s["config"], "seed": 0})
-    tuning = {k: tuple(v) if k == "space" else v for k, v in lessons.TUNING_SWEEP.items()}
-    tuning["space"] = {k: tuple(v) for k, v in lessons.TUNING_SWEEP["space"].items()}
+    tuning = {**lessons.TUNING_SWEEP,
+              "space": {k: tuple(v) for k, v in lessons.TUNING_SWEEP["space"].items()}}
     with threadpool_limits(limits=1):
         result = sweep(base, names, orchestrator=Orchestrator(None), **tuning)
     assert list(result.leaderboard()["optimizer"])[0] == "adam"
