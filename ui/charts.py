@@ -971,12 +971,13 @@ def sensitivity(
                alt.Tooltip(f"{y}:Q", title=y_title, format=".4~g"), alt.Tooltip("status:N")]
     base = alt.Chart(data).encode(x=x_enc, color=color_enc)
     shown = alt.datum.finite
+    y_axis = alt.Axis(format="~e" if _huge(data[y]) else alt.Undefined)
     line = (base.transform_filter(shown).mark_line()
-            .encode(y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale),
+            .encode(y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale, axis=y_axis),
                     opacity=alt.condition(pick, alt.value(0.9), alt.value(0.12)))
             .add_params(pick))
     points = (base.transform_filter(shown).mark_point(filled=True, size=70)
-              .encode(y=alt.Y(f"{y}:Q", scale=y_scale), tooltip=tooltip,
+              .encode(y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale, axis=y_axis), tooltip=tooltip,
                       opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))))
     best = (base.transform_filter(shown & (alt.datum[chosen] == True))  # noqa: E712 - a Vega expression
             .mark_point(shape="diamond", filled=True, size=340, stroke=INK, strokeWidth=2)

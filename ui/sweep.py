@@ -358,7 +358,11 @@ def show(out: dict[str, Any], s: Settings) -> None:
         return
     trials = trial_frame(result)
     st.subheader("Sensitivity")
-    log_y = log_toggle(f"{PAGE}_log_y", "Log score", default=False)
+    scores = pd.to_numeric(trials["score"], errors="coerce")
+    positive = scores[np.isfinite(scores) & (scores > 0)]
+    # a loss that blew up (1e10 beside 0.1) flattens a linear axis: start on a log one
+    wide = len(positive) > 1 and positive.max() > 100 * positive.min()
+    log_y = log_toggle(f"{PAGE}_log_y", "Log score", default=bool(wide))
     with guard("The sensitivity plot"):
         chart_with_download(
             charts.sensitivity(trials, "lr", y_title=score_title, lower_is_better=result.lower_is_better,

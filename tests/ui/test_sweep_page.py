@@ -177,3 +177,43 @@ def test_the_json_download_is_the_engine_sweep():
     assert doc["settings"]["trials"] == 2 and doc["settings"]["seeds"] == 1
     assert set(out["defaults"]) == {"sgd", "adam"}
     assert all(r.config.optimizer_params["lr"] == 0.001 for rs in out["defaults"].values() for r in rs)
+
+
+def test_a_diverged_trial_is_kept_marked_and_never_picked():
+    # a grid of two learning rates on diabetes: SGD at lr 100 overflows within the first epoch
+    at = tiny(dataset="diabetes", search="grid", **{"low.lr": "0.001", "high.lr": "100.0"})
+    at.button(key="sweep_run").click().run()
+    no_exception(at)
+    spec, data = sensitivity(at)
+    sgd = data[data["optimizer"] == "SGD (torch)"].set_index("lr")
+    assert sorted(sgd.index) == [0.001, 100.0]
+    assert sgd.loc[100.0, "status"] == "diverged" and not sgd.loc[100.0, "finite"]
+    assert not sgd.loc[100.0, "chosen"] and sgd.loc[0.001, "chosen"]
+    crosses = [layer for layer in spec["layer"] if layer["mark"].get("shape") == "cross"]
+    assert crosses[0]["encoding"]["y"] == {"value": 0}  # at the top: lower is better
+    trials = table(at, "phase")
+    assert (trials["status"] == "diverged").any()
+    board = table(at, "score mean")
+    assert board.set_index("optimizer").loc["SGD (torch)", "tuned"] == "lr 0.001"
+
+
+def test_the_chart_builders():
+    import numpy as np
+    import pandas as pd
+
+    from ui import charts as builders
+
+    trials = pd.DataFrame({"optimizer": ["a", "a", "b"], "lr": [0.01, 1.0, 0.1],
+                           "score": [0.5, np.inf, 0.2], "status": ["completed", "diverged", "completed"],
+                           "chosen": [True, False, True]})
+    spec = builders.sensitivity(trials, lower_is_better=False).to_dict()
+    data = pd.DataFrame(next(iter(spec["datasets"].values())))
+    assert data["finite"].tolist() == [True, False, True]
+    assert data["score"].isna().tolist() == [False, True, False]  # drawn by the crosses, not the lines
+    crosses = [layer for layer in spec["layer"] if layer["mark"].get("shape") == "cross"]
+    assert crosses[0]["encoding"]["y"] == {"value": "height"}  # higher is better: the bottom
+    assert len(builders.sensitivity(trials, lines=False).to_dict()["layer"]) == 3
+    slopes = pd.DataFrame({"optimizer": ["a", "a", "b", "b"], "setting": ["default", "tuned"] * 2,
+                           "score": [np.inf, 0.2, 0.3, 0.25]})
+    spec = builders.ranking_slopes(slopes).to_dict()
+    assert len(next(iter(spec["datasets"].values()))) == 3  # the diverged default is left out
