@@ -943,9 +943,11 @@ def sensitivity(
     log_y: bool = False,
     chosen: str = "chosen",
     lines: bool = True,
+    log_x: bool = True,
     height: int | None = HEIGHT,
 ) -> alt.LayerChart:
-    """A sweep's sensitivity plot: ``y`` against ``x`` (log axis), one line per ``color``.
+    """A sweep's sensitivity plot: ``y`` against ``x`` (log axis unless ``log_x`` is False),
+    one line per ``color``.
 
     One row per trial; ``lines`` False draws the points only (when a second
     hyperparameter varies too, neighbours along ``x`` are not one curve).
@@ -956,7 +958,7 @@ def sensitivity(
     """
     data = trials.copy()
     values = pd.to_numeric(data[y], errors="coerce").astype(float)
-    finite = np.isfinite(values) & (data[x] > 0)
+    finite = np.isfinite(values) & ((data[x] > 0) if log_x else data[x].notna())
     if log_y:
         finite &= values > 0
     data["finite"] = finite
@@ -964,7 +966,7 @@ def sensitivity(
     data[chosen] = data[chosen].astype(bool) if chosen in data else False
     data = data.sort_values([color, x], kind="stable").reset_index(drop=True)
     pick = alt.selection_point(fields=[color], bind="legend", name="legend_pick")
-    x_enc = alt.X(f"{x}:Q", title=title_of(x), scale=alt.Scale(type="log"))
+    x_enc = alt.X(f"{x}:Q", title=title_of(x), scale=alt.Scale(type="log" if log_x else "linear"))
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
     color_enc = alt.Color(f"{color}:N", title=color, legend=alt.Legend(orient="right"))
     tooltip = [alt.Tooltip(f"{color}:N"), alt.Tooltip(f"{x}:Q", format=".4~g"),

@@ -378,15 +378,14 @@ def show(out: dict[str, Any], s: Settings) -> None:
         )
         if s.extra is not None and s.extra in trials:
             extra = trials[trials[s.extra].notna()]
-            h = _numeric_hypers([n for n in result.best])[s.extra]
-            if h.log:
-                chart_with_download(
-                    charts.sensitivity(extra, s.extra, y_title=score_title,
-                                       lower_is_better=result.lower_is_better, log_y=log_y, lines=False),
-                    f"sweep-sensitivity-{s.extra}",
-                )
-            else:
-                st.caption(f"{s.extra} is searched on a linear scale: see the trial table.")
+            h = _numeric_hypers(list(result.best))[s.extra]
+            chart_with_download(
+                charts.sensitivity(extra, s.extra, y_title=score_title, log_x=h.log,
+                                   lower_is_better=result.lower_is_better, log_y=log_y, lines=False),
+                f"sweep-sensitivity-{s.extra}",
+            )
+            st.caption(f"The same trials against {s.extra}, on its spec's {'log' if h.log else 'linear'} "
+                       "scale; an optimizer without it searched the learning rate only.")
     tab_tuned, tab_default, tab_trials = st.tabs(["Tuned comparison", "Default vs tuned", "Trials"])
     with tab_tuned, guard("The tuned comparison"):
         frames = []

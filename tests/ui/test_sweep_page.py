@@ -217,3 +217,18 @@ def test_the_chart_builders():
                            "score": [np.inf, 0.2, 0.3, 0.25]})
     spec = builders.ranking_slopes(slopes).to_dict()
     assert len(next(iter(spec["datasets"].values()))) == 3  # the diverged default is left out
+
+
+def test_a_second_hyperparameter_gets_its_own_sensitivity_plot():
+    at = tiny(optimizers="sgd,momentum", extra="momentum", **{"low.momentum": "0.5", "high.momentum": "0.9"})
+    at.button(key="sweep_run").click().run()
+    no_exception(at)
+    found = [(spec, data) for spec, data in charts(at) if "chosen" in data]
+    assert len(found) == 2
+    (by_lr, data), (by_momentum, _) = found
+    assert data["momentum"].between(0.5, 0.9).all() and len(data) == 4
+    assert by_momentum["layer"][0]["encoding"]["x"]["field"] == "momentum"
+    assert by_momentum["layer"][0]["encoding"]["x"]["scale"]["type"] == "linear"  # its spec's scale
+    assert not any(layer["mark"]["type"] == "line" for layer in by_lr["layer"])  # points only
+    board = table(at, "score mean")
+    assert all(t.startswith("lr ") and ", momentum " in t for t in board["tuned"])
