@@ -630,6 +630,46 @@ _add(Lesson(
            "runs": _NFL_RUNS, "seeds": 3},
 ))
 
+# The learning rates an equal-budget sweep picks on the lesson's problem (engine.sweep with
+# the lesson's config at seed 0, learning rates log-uniform in [1e-4, 1], 8 trials per
+# optimizer, random_state 0, scored by the best validation loss); the lesson's test runs the
+# sweep again and checks that it still picks these.
+TUNING_SWEEP = {"space": {"lr": [1e-4, 1.0]}, "trials": 8, "seeds": 3, "search": "random",
+                "score": "best_val_loss", "random_state": 0}
+_TUNED_LR = {"momentum": 0.02576638574613589, "rmsprop": 0.004950159553733192,
+             "adam": 0.01511933646764101}
+
+_add(Lesson(
+    id="hand-picked-vs-tuned",
+    title="Hand-picked vs tuned learning rates: whose ranking is it?",
+    topic="Adaptive methods",
+    deck=deck("000"),
+    slide="Combining everything into a great optimizer",
+    explanation=(
+        "A comparison at one hand-picked learning rate each ranks the learning rates as much as "
+        "the optimizers. Here SGD with momentum, RMSProp and Adam first race at the common "
+        "rates 0.1, 0.01 and 0.001, then at the rates an equal-budget sweep picked: 8 log-uniform "
+        "trials each, the best re-run over the same 3 seeds (the Sweep page runs it). In 5 epochs "
+        "Adam at 0.001 has barely moved and ranks last, while at its tuned rate, 15 times larger, "
+        "it ranks first; RMSProp's hand-picked rate was already in its good range."
+    ),
+    claim=(
+        "On digits after 5 epochs, by best validation loss averaged over 3 seeds, Adam ranks last "
+        "of the three at the hand-picked rates (more than 3 times RMSProp's loss) and first at "
+        "the rates an 8-trial sweep per optimizer picks, which are exactly the sweep's picks."
+    ),
+    page="compare",
+    setup={"config": {"dataset": "digits", "hidden": [32], "epochs": 5, "mode": "minibatch",
+                      "batch_size": 32, "optimizer": "adam", "seed": 1},
+           "runs": [_run("momentum", "SGD + momentum, hand-picked (α = 0.1)", lr=0.1),
+                    _run("rmsprop", "RMSProp, hand-picked (α = 0.01)", lr=0.01),
+                    _run("adam", "Adam, hand-picked (α = 0.001)", lr=0.001),
+                    _run("momentum", "SGD + momentum, tuned (α ≈ 0.026)", lr=_TUNED_LR["momentum"]),
+                    _run("rmsprop", "RMSProp, tuned (α ≈ 0.005)", lr=_TUNED_LR["rmsprop"]),
+                    _run("adam", "Adam, tuned (α ≈ 0.015)", lr=_TUNED_LR["adam"])],
+           "seeds": 3},
+))
+
 # -- Batch size and modes ---------------------------------------------------------
 
 _add(Lesson(

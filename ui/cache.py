@@ -269,3 +269,80 @@ def lesson_paths(lesson_id: str) -> pd.DataFrame:
     """A playground lesson's paths (shared by all sessions)."""
     lesson = engine_lessons.get(lesson_id)
     return ui_paths.frame(lesson.setup["surface"], engine_lessons.trajectories(lesson))
+
+
+# -- sweeps -----------------------------------------------------------------------------
+def sweep(base: RunConfig, optimizers: Sequence[str], *, space: dict, trials: int, seeds: int,
+          search: str, score: str, target: float | None, random_state: int):
+    """An equal-budget sweep (:func:`engine.sweep.sweep`) and each optimizer at its defaults.
+
+    Returns ``(result, defaults)``: ``defaults`` maps each optimizer to its
+    runs at the registry's default hyperparameters with the seeds of its
+    tuned re-runs (empty when the sweep did not finish). Every run goes
+    through the server's orchestrator, stored as it finishes, so a sweep
+    abandoned half-way (the page was rerun) continues where it stopped and
+    a stored one comes back without training. One progress bar covers both
+    parts (:func:`sweep_runs` counts them).
+    """
+    from engine.sweep import sweep as run_sweep
+
+    orch = orchestrator()
+    n_sweep, n_default = sweep_runs(optimizers, space, trials, seeds, search, random_state)
+    n_runs = n_sweep + n_default
+    bar = st.progress(0.0, text=f"Sweep: {n_runs} runs…")
+    last = {"t": 0.0, "note": ""}
+
+    def show(fraction: float, text: str, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - last["t"] < 0.15:
+            return
+        last["t"] = now
+        bar.progress(min(max(fraction, 0.0), 1.0), text=text + last["note"])
+
+    def on_sweep(p: dict[str, Any]) -> None:
+        row = p.get("trial")
+        if row is not None:
+            params = ", ".join(f"{k} {v:.3g}" for k, v in row["optimizer_params"].items())
+            last["note"] = f" · last: {row['optimizer']} {params} → {row['status']}, score {row['score']:.4g}"
+        show(p["fraction"] * n_sweep / max(n_runs, 1), f"Sweep {p['text']}", force=row is not None)
+
+    try:
+        result = run_sweep(base, list(optimizers), space=space, trials=trials, seeds=seeds,
+                           search=search, score=score, target=target, random_state=random_state,
+                           orchestrator=orch, progress=on_sweep)
+        defaults: dict[str, list] = {}
+        if not result.cancelled:
+            items = [(name, base.replace(optimizer=name, optimizer_params={}, seed=s))
+                     for name in optimizers for s in result.best[name]["seeds"]]
+            fractions: dict[str, float] = {}
+
+            def on_epoch(key: str, p: dict[str, Any]) -> None:
+                fractions[key] = float(p["fraction"])
+                done = n_sweep + sum(fractions.values())
+                show(done / max(n_runs, 1), f"Defaults: {len(items)} runs at the registry's settings")
+
+            found = orch.run([c for _, c in items],
+                             labels=[f"sweep default: {name}" for name, _ in items], progress=on_epoch)
+            for (name, _), r in zip(items, found, strict=True):
+                if r is not None:
+                    defaults.setdefault(name, []).append(r)
+    finally:
+        bar.empty()
+    _store_notice(orch)
+    return result, defaults
+
+
+def sweep_runs(optimizers: Sequence[str], space: dict, trials: int, seeds: int, search: str,
+               random_state: int) -> tuple[int, int]:
+    """``(sweep runs, default runs)`` of :func:`sweep`: every optimizer's trials (a grid
+    has ``trials`` values per searched hyperparameter) plus its ``seeds`` re-runs, and
+    its runs at the defaults (one per re-run seed, or the tuning seed when there are none).
+    Raises the sweep's ValueError for a space an optimizer cannot search."""
+    from engine.sweep import draw_trials
+
+    sizes = [len(draw_trials(name, space, trials, search, random_state)) for name in optimizers]
+    if len(set(sizes)) > 1:
+        raise ValueError("space: a grid over a hyperparameter that only some of the optimizers have "
+                         "gives them unequal budgets; allowed: random search, or a grid over "
+                         "hyperparameters every chosen optimizer has")
+    return sum(sizes) + len(optimizers) * seeds, len(optimizers) * max(seeds, 1)

@@ -930,3 +930,84 @@ def eigenvalue_bars(df: pd.DataFrame, point: str = "point", which: str = "eigenv
     )
     zero = alt.Chart(pd.DataFrame({value: [0.0]})).mark_rule(color=INK).encode(y=f"{value}:Q")
     return alt.layer(bars, zero)
+
+
+# -- sweeps -----------------------------------------------------------------------------
+def sensitivity(
+    trials: pd.DataFrame,
+    x: str = "lr",
+    y: str = "score",
+    color: str = "optimizer",
+    y_title: str = "score",
+    lower_is_better: bool = True,
+    log_y: bool = False,
+    chosen: str = "chosen",
+    lines: bool = True,
+    log_x: bool = True,
+    height: int | None = HEIGHT,
+) -> alt.LayerChart:
+    """A sweep's sensitivity plot: ``y`` against ``x`` (log axis unless ``log_x`` is False),
+    one line per ``color``.
+
+    One row per trial; ``lines`` False draws the points only (when a second
+    hyperparameter varies too, neighbours along ``x`` are not one curve).
+    Trials whose ``y`` is not finite (a diverged run, a target never
+    reached) are crosses at the worst edge of the plot (the top
+    when lower is better); rows where ``chosen`` is true (each optimizer's
+    picked trial) are large diamonds. One dataset feeds every layer.
+    """
+    data = trials.copy()
+    values = pd.to_numeric(data[y], errors="coerce").astype(float)
+    finite = np.isfinite(values) & ((data[x] > 0) if log_x else data[x].notna())
+    if log_y:
+        finite &= values > 0
+    data["finite"] = finite
+    data[y] = values.where(finite)  # not finite -> null, drawn by the crosses' layer
+    data[chosen] = data[chosen].astype(bool) if chosen in data else False
+    data = data.sort_values([color, x], kind="stable").reset_index(drop=True)
+    pick = alt.selection_point(fields=[color], bind="legend", name="legend_pick")
+    x_enc = alt.X(f"{x}:Q", title=title_of(x), scale=alt.Scale(type="log" if log_x else "linear"))
+    y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
+    color_enc = alt.Color(f"{color}:N", title=color, legend=alt.Legend(orient="right"))
+    tooltip = [alt.Tooltip(f"{color}:N"), alt.Tooltip(f"{x}:Q", format=".4~g"),
+               alt.Tooltip(f"{y}:Q", title=y_title, format=".4~g"), alt.Tooltip("status:N")]
+    base = alt.Chart(data).encode(x=x_enc, color=color_enc)
+    shown = alt.datum.finite
+    y_axis = alt.Axis(format="~e" if _huge(data[y]) else alt.Undefined)
+    line = (base.transform_filter(shown).mark_line()
+            .encode(y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale, axis=y_axis),
+                    opacity=alt.condition(pick, alt.value(0.9), alt.value(0.12)))
+            .add_params(pick))
+    points = (base.transform_filter(shown).mark_point(filled=True, size=70)
+              .encode(y=alt.Y(f"{y}:Q", title=y_title, scale=y_scale, axis=y_axis), tooltip=tooltip,
+                      opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))))
+    best = (base.transform_filter(shown & (alt.datum[chosen] == True))  # noqa: E712 - a Vega expression
+            .mark_point(shape="diamond", filled=True, size=340, stroke=INK, strokeWidth=2)
+            .encode(y=alt.Y(f"{y}:Q", scale=y_scale), tooltip=tooltip))
+    edge = alt.YValue(0) if lower_is_better else alt.YValue("height")
+    crosses = (base.transform_filter(~shown).mark_point(shape="cross", filled=True, size=160,
+                                                         angle=45, clip=False)
+               .encode(y=edge, tooltip=tooltip))
+    layers = [line, points, best, crosses] if lines else [points.add_params(pick), best, crosses]
+    return _sized(alt.layer(*layers), height)
+
+
+def ranking_slopes(
+    df: pd.DataFrame, y: str = "score", x: str = "setting", color: str = "optimizer",
+    y_title: str = "score", order: Sequence[str] = ("default", "tuned"), log_y: bool = False,
+    height: int | None = HEIGHT,
+) -> alt.LayerChart:
+    """A slope chart: each ``color``'s ``y`` at each ``x`` (e.g. default vs tuned), joined by a line.
+
+    Lines that cross are rankings that change. Values that are not finite
+    (a diverged setting) are left out.
+    """
+    data = _clean(df, [y], log_y)
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{x}:N", title=None, sort=list(order), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(type="log" if log_y else "linear", zero=False)),
+        color=alt.Color(f"{color}:N", title=color),
+        tooltip=[alt.Tooltip(f"{color}:N"), alt.Tooltip(f"{x}:N"),
+                 alt.Tooltip(f"{y}:Q", title=y_title, format=".4~g")],
+    )
+    return _sized(alt.layer(base.mark_line(), base.mark_point(filled=True, size=90)), height)

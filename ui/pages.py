@@ -13,20 +13,23 @@ PAGES: list[tuple[str, str, str]] = [
     ("app_pages/modes.py", "Modes & batch size", "modes"),
     ("app_pages/playground.py", "Playground", "playground"),
     ("app_pages/runs.py", "Runs", "runs"),
+    ("app_pages/sweep.py", "Sweep", "sweep"),
     ("app_pages/lessons.py", "Lessons", "lessons"),
 ]
 
 # the sidebar groups of config fields each training page draws (ui.sidebar.render); the
-# Compare page picks its optimizers itself, the Modes page its batch sizes
+# Compare and Sweep pages pick their optimizers themselves, the Modes page its batch sizes
 SIDEBAR_GROUPS = {
     "train": ("data", "model", "optimizer", "mode", "budget", "advanced"),
     "compare": ("data", "model", "mode", "budget", "advanced"),
+    "sweep": ("data", "model", "mode", "budget", "advanced"),
     "modes": ("data", "model", "optimizer", "budget", "advanced"),
 }
 
 ICONS = {
     "train": ":material/model_training:",
     "compare": ":material/compare_arrows:",
+    "sweep": ":material/tune:",
     "modes": ":material/stacked_line_chart:",
     "playground": ":material/landscape:",
     "runs": ":material/table_rows:",

@@ -266,6 +266,31 @@ def _(o):
     assert sgd < rms < adam  # the reverse of digits
 
 
+@check("hand-picked-vs-tuned")
+def _(o):
+    from engine.sweep import sweep
+
+    s = o.lesson.setup
+    assert all(len({r.config.seed for r in rs}) == 3 for rs in o.replicates.values())
+    momentum, rms, adam, momentum_t, rms_t, adam_t = mean_best(o)
+    assert momentum > rms and adam > momentum and adam > 3 * rms  # Adam last at hand-picked rates
+    assert adam_t < rms_t and adam_t < momentum_t  # and first at the tuned ones
+    # the tuned rates are the equal-budget sweep's picks, and its re-runs are the lesson's runs
+    names = [r["optimizer"] for r in s["runs"][:3]]
+    base = RunConfig.from_dict({**s["config"], "seed": 0})
+    tuning = {**lessons.TUNING_SWEEP,
+              "space": {k: tuple(v) for k, v in lessons.TUNING_SWEEP["space"].items()}}
+    with threadpool_limits(limits=1):
+        result = sweep(base, names, orchestrator=Orchestrator(None), **tuning)
+    assert list(result.leaderboard()["optimizer"])[0] == "adam"
+    for r, label in zip(s["runs"][3:], list(o.replicates)[3:], strict=True):
+        best = result.best[r["optimizer"]]
+        assert best["optimizer_params"]["lr"] == r["params"]["lr"], r["label"]
+        assert best["keys"] == [run.key for run in o.replicates[label]], r["label"]
+        assert best["score_mean"] == pytest.approx(float(np.mean([run.best_val_loss
+                                                                  for run in o.replicates[label]])))
+
+
 @check("sgd-minibatch-batch")
 def _(o):
     one, mini, full = results(o)
