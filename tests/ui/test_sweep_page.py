@@ -103,8 +103,8 @@ def test_the_url_reproduces_the_sweep():
     no_exception(at)
     assert not at.warning, texts(at.warning)
     assert at.multiselect(key="sweep_optimizers").value == ["sgd", "momentum"]
-    assert at.select_slider(key="sweep_low.lr").value == 0.001
-    assert at.select_slider(key="sweep_high.lr").value == 0.5
+    assert at.number_input(key="sweep_low.lr").value == 0.001
+    assert at.number_input(key="sweep_high.lr").value == 0.5
     assert at.selectbox(key="sweep_extra").value == "momentum"
     assert at.slider(key="sweep_low.momentum").value == 0.5
     assert at.slider(key="sweep_high.momentum").value == 0.9
