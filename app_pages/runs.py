@@ -2,79 +2,16 @@
 
 import io
 import json
-import os
 import zipfile
 
-import pandas as pd
 import streamlit as st
 
 from engine.config import FIELD
 from ui import cache, charts, checkpoints, links, sidebar, state
+from ui import runs as runs_ui
 from ui.results import chart_with_download, guard, log_toggle, metric_picker, x_axis_picker
 
 PAGE = "runs"
-METRICS = ["val_loss", "train_loss", "val_acc", "train_acc", "val_r2", "lr"]
-# the operator's switch: without it the store is read-only for everyone who opens the app
-DELETE_ENV = "OPTLAB_ALLOW_DELETE"
-TABLE = "runs_table_version"  # part of the table's key: a new key clears the grid's ticks
-# what tells runs apart first, then the metrics; the key last (it is long and says little)
-COLUMNS = [
-    "label", "optimizer", "lr", "hidden", "dataset", "status", "best_val_loss", "final_val_loss",
-    "final_val_metric", "test_loss", "total_s", "mode", "batch_size", "epochs", "seed", "created",
-    "engine", "key",
-]
-
-
-def run_name(row: pd.Series) -> str:
-    """The run's label, or what tells it apart: optimizer, mode, batch size, seed, key."""
-    if row["label"]:
-        return f"{row['label']} · {row['key'][:6]}"
-    mode = {"batch": "full batch", "sgd": "b=1"}.get(row["mode"], f"b={row['batch_size']}")
-    return f"{row['optimizer']} · {row['dataset']} · {mode} · seed {row['seed']} · {row['key'][:6]}"
-
-
-def deletion_allowed() -> bool:
-    return os.environ.get(DELETE_ENV, "").strip() == "1"
-
-
-def short_name(row: pd.Series) -> str:
-    """The run's label (or optimizer) and the first characters of its key."""
-    return f"{row['label'] or row['optimizer']} · {row['key'][:6]}"
-
-
-def delete(keys: list[str], names: list[str]) -> None:
-    if not deletion_allowed():
-        return
-    cache.store().delete(keys)
-    cache.forget(keys)
-    ss = st.session_state
-    ss[TABLE] = ss.get(TABLE, 0) + 1  # a fresh grid: no row of it is ticked
-    ss["runs_deleted"] = names
-
-
-def hidden_text(widths) -> str:
-    return ", ".join(str(w) for w in widths) if len(widths) else "linear"
-
-
-def delete_block(slot, keys: list[str], names: list[str]) -> None:
-    """Delete the selected runs after a confirmation naming them, where the operator allows it."""
-    if not deletion_allowed():
-        slot.caption(
-            "Deletion is turned off on this server.",
-            help=f"The operator allows it by starting the app with {DELETE_ENV}=1.",
-        )
-        return
-    with slot.popover("Delete selected", icon=":material/delete:"):
-        n = len(keys)
-        st.markdown(f"Delete {'this run' if n == 1 else f'these {n} runs'} from the store?")
-        st.text("\n".join(names))
-        st.caption("Anyone who asks for them again trains them again.")
-        st.button(
-            f"Delete {n} run{'s' if n != 1 else ''}", key="runs_delete", type="primary",
-            on_click=delete, args=(keys, names),
-        )
-
-
 st.title("Runs")
 st.caption(
     "Every run anyone trained on this server is kept, keyed by its complete "
@@ -130,7 +67,7 @@ with guard("The run store"):
         st.caption(f"{len(view)} of {len(runs)} runs. Click column headers to sort.")
         shown = view.assign(
             mode=view["mode"].map(lambda m: FIELD["mode"].title_of(m)),
-            hidden=view["hidden"].map(hidden_text),
+            hidden=view["hidden"].map(runs_ui.hidden_text),
             engine=view["current"].map({True: "this one", False: "another (not reused)"}),
         )
         if not view["current"].all():
@@ -140,8 +77,8 @@ with guard("The run store"):
             )
         event = st.dataframe(
             shown,
-            key=f"runs_table_{st.session_state.get(TABLE, 0)}",
-            column_order=COLUMNS,
+            key=f"runs_table_{st.session_state.get(runs_ui.TABLE, 0)}",
+            column_order=runs_ui.COLUMNS,
             on_select="rerun",
             selection_mode="multi-row",
             hide_index=True,
@@ -182,10 +119,10 @@ with guard("The run store"):
             with c1:
                 x = x_axis_picker("runs_x")
             with c2:
-                y = metric_picker("runs_metric", hist, METRICS)
+                y = metric_picker("runs_metric", hist, runs_ui.METRICS)
             with c3:
                 log_y = log_toggle("runs_log_y")
-            names = {r["key"]: run_name(r) for _, r in view[view["key"].isin(keys)].iterrows()}
+            names = {r["key"]: runs_ui.run_name(r) for _, r in view[view["key"].isin(keys)].iterrows()}
             hist["run"] = hist["key"].map(names)
             with guard("The curves"):
                 chart_with_download(
@@ -232,6 +169,7 @@ with guard("The run store"):
                 with guard("The checkpoint"):
                     checkpoints.download(store.get(keys[0]), "runs_dl_checkpoint")
             picked = view[view["key"].isin(keys)]
-            delete_block(b4, picked["key"].tolist(), [short_name(r) for _, r in picked.iterrows()])
+            names = [runs_ui.short_name(r) for _, r in picked.iterrows()]
+            runs_ui.delete_block(b4, picked["key"].tolist(), names)
 
 state.finish()
