@@ -132,7 +132,7 @@ for entry in chosen:
             )
             configs.append((entry, s, cfg))
         except ValueError as e:
-            problems.append(f"**{entries.title(entry)}**: {e}")
+            problems.append(f"**{entries.title(entry)}**: {state.plain(e, 300)}")
             break
 for p in dict.fromkeys(problems):
     st.error(p, icon=":material/error:")

@@ -101,7 +101,7 @@ with c2:
 sizes, bad = valid_sizes(picked)
 sizes = sorted(sizes, key=size_order)
 for b in bad:
-    st.error(f"**Batch sizes**: {b} (e.g. 20), so it is left out.", icon=":material/error:")
+    st.error(f"**Batch sizes**: {state.plain(b, 80)} (e.g. 20), so it is left out.", icon=":material/error:")
 
 full_only = optim.REGISTRY[name].extra.get("full_batch_only")
 configs, notes = [], []
@@ -126,7 +126,7 @@ for s in sizes:
     try:
         configs.append((s, b, sidebar.make_config(fields, mode=mode, batch_size=b)))
     except ValueError as e:
-        st.error(f"**Batch size {s}**: {e}", icon=":material/error:")
+        st.error(f"**Batch size {s}**: {state.plain(e, 300)}", icon=":material/error:")
         break
 for n in notes:
     st.caption(n)

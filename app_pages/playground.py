@@ -88,7 +88,7 @@ with guard("The trajectories"):
                 json.dumps(path_sched_params, sort_keys=True), json.dumps(params[entry], sort_keys=True),
             )
         except ValueError as e:
-            st.error(f"{entries.title(entry)}: {e}", icon=":material/error:")
+            st.error(f"{entries.title(entry)}: {state.plain(e, 300)}", icon=":material/error:")
 
 if not chosen:
     st.info("Choose at least one optimizer.")
@@ -213,7 +213,7 @@ if picked:
                 )
             )
         except ValueError as e:
-            st.error(f"**{sspec.title}**: {e}", icon=":material/error:")
+            st.error(f"**{sspec.title}**: {state.plain(e, 300)}", icon=":material/error:")
 if frames:
     with guard("The schedule chart"):
         log_lr = log_toggle("playground_sched_log", "Log y")

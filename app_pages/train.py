@@ -37,7 +37,7 @@ config = None
 try:
     config = sidebar.make_config(fields)
 except ValueError as e:
-    st.error(f"**This configuration cannot run.** {e}", icon=":material/error:")
+    st.error(f"**This configuration cannot run.** {state.plain(e, 300)}", icon=":material/error:")
 
 b1, b2, _ = st.columns([1, 1, 4])
 with b1:

@@ -54,7 +54,8 @@ def guard(what: str = "This part of the page") -> Iterator[None]:
     except ValueError as e:
         st.error(str(e), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - nothing may reach the page as a traceback
-        st.error(f"{what} could not be shown: {type(e).__name__}: {e}", icon=":material/error:")
+        st.error(f"{what} could not be shown: {type(e).__name__}: {state.plain(e, 300)}",
+                 icon=":material/error:")
 
 
 def x_axis_picker(key: str, default: str = "epoch") -> str:

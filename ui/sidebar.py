@@ -241,9 +241,9 @@ def _csv_upload(page: str, values: dict[str, Any]) -> dict[str, Any]:
         if done[1] is not None:
             params = done[1]
     if error:
-        st.error(error, icon=":material/error:")
+        st.error(state.plain(error, 400), icon=":material/error:")
     elif params.get("sha256"):
-        st.caption(f"{params['n_rows']} rows; target column: {params['target']}.")
+        st.caption(f"{params['n_rows']} rows; target column: {state.plain(params['target'])}.")
     else:
         st.info("Upload a CSV file to train on it.", icon=":material/upload:")
         error = "dataset: upload a CSV file first (sidebar → Data)"

@@ -44,3 +44,14 @@ def test_url_round_trip():
     bad.run()
     no_exception(bad)
     assert any("`sizes`" in w.value for w in bad.warning)
+
+
+def test_text_from_a_link_is_shown_as_plain_text_not_markdown():
+    """A typed batch size that is Markdown (a link, an image) is shown escaped, never rendered."""
+    evil = "![x](http://evil.example/a.png)"
+    at = page("modes")
+    at.query_params = {"sizes": f"16,{evil}"}
+    at.run()
+    shown = " ".join(e.value for e in at.error) + " ".join(w.value for w in at.warning)
+    assert "evil" in shown  # it is reported ...
+    assert evil not in shown and "](http" not in shown  # ... but never as live Markdown
