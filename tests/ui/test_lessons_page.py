@@ -53,9 +53,9 @@ def count_train_calls(monkeypatch) -> list[str]:
 
     real_many = engine.train_many
 
-    def counting_many(configs, callback=None):
+    def counting_many(configs, callback=None, should_stop=None):
         calls.extend(c.key() for c in configs)
-        return real_many(configs, callback)
+        return real_many(configs, callback, should_stop)
 
     monkeypatch.setattr(engine, "train", counting)
     monkeypatch.setattr(engine, "train_many", counting_many)
