@@ -21,12 +21,14 @@ every lesson's runs are in the store before students open them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import pickle
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,7 @@ from engine import lessons as engine_lessons
 from engine import paths, surfaces
 from engine.config import RunConfig
 from engine.runs import Orchestrator
+from ui import charts
 
 _log = logging.getLogger("optlab")
 
@@ -307,3 +310,69 @@ def lesson_paths(lesson_id: str) -> pd.DataFrame:
     """A playground lesson's paths (shared by all sessions)."""
     lesson = engine_lessons.get(lesson_id)
     return path_frame(lesson.setup["surface"], engine_lessons.trajectories(lesson))
+
+
+# -- charts and tables of a view, built once per run set -------------------------------
+# A cached page view used to spend about a second of server CPU building Altair charts,
+# validating them (to_dict) and serialising their data, identically for every student.
+# A chart's final Vega-Lite spec (its data already in Arrow bytes) is kept instead, keyed
+# by what it shows, and drawn with st.vega_lite_chart.
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _chart_spec(view: Hashable, present: bool | None, _build: Callable[[], Any]) -> dict:
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    chart = _build()
+    # the spec st.altair_chart would send: its data as Arrow bytes, validated once here
+    return _convert_altair_to_vega_lite_spec(chart if present is None else charts.themed(chart, present))
+
+
+def chart_view(chart: Any) -> tuple | None:
+    """A key naming what an Altair chart draws (a digest of the chart object), or None."""
+    try:
+        return ("chart", hashlib.blake2b(pickle.dumps(chart, protocol=5), digest_size=20).hexdigest())
+    except Exception:  # noqa: BLE001 - an unpicklable chart is simply drawn uncached
+        return None
+
+
+def draw_chart(chart: Any, present: bool | None = None, view: Hashable | None = None) -> None:
+    """Draw a chart from its cached spec (shared by every session of the server).
+
+    ``chart`` is an Altair chart, or, with ``view``, a function that builds it
+    (called only the first time ``view`` is drawn): ``view`` must name
+    everything the chart depends on (a lesson id, its run keys, the chart's
+    title and the view's parameters). Without ``view`` the chart's own digest
+    names it, which saves its validation and serialisation but not its
+    building. ``present`` is the projector theme's presentation mode (None:
+    drawn unthemed).
+    """
+    if view is None:
+        view = chart_view(chart)
+        if view is None:
+            st.altair_chart(chart if present is None else charts.themed(chart, present), width="stretch")
+            return
+    st.vega_lite_chart(_chart_spec(view, present, builder(chart)), width="stretch")
+
+
+def builder(chart: Any) -> Callable[[], Any]:
+    """A function that builds ``chart``: ``chart`` itself when it is one, else one returning it."""
+    if callable(chart) and not isinstance(chart, charts.alt.TopLevelMixin):
+        return chart
+    return lambda: chart
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _view_data(view: Hashable, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def view_data(view: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()`` once per ``view`` (a table, a frame a chart needs), shared by every session;
+    ``view`` must name everything the value depends on. Each caller gets its own copy."""
+    return _view_data(view, build)
+
+
+def run_keys(results: Any) -> tuple[str, ...]:
+    """The keys of a set of runs, in order: the part of a view's key that names its data."""
+    return tuple(r.key for r in results)
