@@ -540,7 +540,10 @@ class DaskExecutor(Executor):
                             )
                         yield result
         finally:
-            self.client.cancel([f for f in futures if not f.done()])
+            unfinished = [f for f in futures if not f.done()]
+            if unfinished:  # abandoned (an exception, or the caller stopped iterating): stop the
+                stop.set()  # running tasks mid-epoch too, since cancelling does not interrupt them
+            self.client.cancel(unfinished)
             if progress is not None:
                 self.client.unsubscribe_topic(topic)
 
