@@ -22,6 +22,10 @@ Scenarios:
   carry the button's trigger, as the browser sends on a click), so the server
   trains N different runs at once; meanwhile ``--readers`` students open the
   warmed lesson link, to show what a student who only reads waits.
+* **heavy link**: one student opens ``/?dataset=moons&hidden=4096,4096,4096&epochs=1``,
+  a shared link over the work limits: it is *rendered* when the page shows the
+  refusal (an error naming the limit) and trains nothing; its row gives the
+  server's peak memory meanwhile.
 
 Per scenario: rendered / N, p50, p95 and max latency, the server's peak
 resident memory (its process tree, sampled every 0.1 s, and the kernel's
@@ -61,6 +65,9 @@ STARTUP_S = 60.0
 # the Train page's link for one student: small moons network, the student's own learning rate
 TRAIN_QUERY = {"dataset": "moons", "hidden": "16, 16", "epochs": "30", "optimizer": "adam",
                "mode": "minibatch", "batch_size": "32"}
+# a shared link whose config is far over the work limits (2 GB of parameters and state)
+HEAVY_QUERY = {"dataset": "moons", "hidden": "4096,4096,4096", "epochs": "1"}
+REFUSAL = "the limit is"  # in the refusal the page shows (engine.limits.check's message)
 
 
 # -- the server -------------------------------------------------------------------
@@ -212,6 +219,7 @@ class Visit:
     error: str = ""
     runs: int = 0  # script runs that finished (a button press is a second run)
     exceptions: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # error, warning and info boxes shown
 
 
 def _rerun(query: str, page: str, page_hash: str = "", button: str | None = None) -> bytes:
@@ -248,6 +256,8 @@ async def _until_finished(ws, visit: Visit, want_button: str | None = None) -> t
             which = el.WhichOneof("type")
             if which == "exception":
                 visit.exceptions.append(el.exception.message[:200])
+            elif which == "alert":
+                visit.alerts.append(el.alert.body[:300])
             elif which == "button" and want_button and el.button.label == want_button:
                 button = el.button.id
         elif kind == "script_finished":
@@ -377,7 +387,51 @@ def distinct(n: int, readers: int = 5, lesson: str = LESSON,
     return train_row, read_row
 
 
+def heavy_link(timeout: float = 300.0) -> Row:
+    """A fresh server; one student opens a link far over the work limits."""
+    with server() as s:
+        s.reset_peak()
+        t0 = time.perf_counter()
+        (v,) = asyncio.run(_class(ws_base(s), [(HEAVY_QUERY, "", None)], timeout))
+        if v.rendered and not any(REFUSAL in a for a in v.alerts):
+            v.rendered, v.error = False, "no refusal shown"
+        time.sleep(0.5)  # a training it started would show in memory and in the store
+        link = "&".join(f"{k}={v}" for k, v in HEAVY_QUERY.items())
+        return Row(f"heavy link /?{link}: refused before training", 1, [v],
+                   s.peak_kb / 1024, s.runs_stored(), time.perf_counter() - t0)
+
+
 # -- report -------------------------------------------------------------------------------
+# the issue's targets on a 2-core host: (what, rows it reads, the check)
+TARGETS_TEXT = [
+    ("50 students open one lesson link: all render, p95 ≤ 5 s", "50 students open"),
+    ("100 students open one lesson link: all render, p95 ≤ 10 s", "100 students open"),
+    ("a student reading a cached page while 50 train distinct configs: p95 ≤ 3 s", "meanwhile"),
+    ("the heavy link: refused, server peak RSS ≤ 1.5 GB", "heavy link"),
+]
+LIMITS = {"50 students open": ("p95", 5.0), "100 students open": ("p95", 10.0),
+          "meanwhile": ("p95", 3.0), "heavy link": ("rss", 1536.0)}
+
+
+def targets(rows: Sequence[Row]) -> str:
+    """The targets table: each target, the measured figure and whether it is met."""
+    lines = ["| target | measured | met |", "|---|---:|:---:|"]
+    for text, marker in TARGETS_TEXT:
+        row = next((r for r in rows if marker in r.scenario), None)
+        if marker == "meanwhile":
+            trainers = next((r for r in rows if "press Train" in r.scenario), None)
+            if trainers is not None and trainers.n != 50:
+                text += f" (measured with {trainers.n} training)"
+        if row is None:
+            lines.append(f"| {text} | not run | – |")
+            continue
+        kind, limit = LIMITS[marker]
+        value = row.peak_mb if kind == "rss" else row.pct(95)
+        shown = f"{value:.0f} MB" if kind == "rss" else f"p95 {value:.2f} s"
+        ok = row.rendered == row.n and value <= limit
+        lines.append(f"| {text} | {shown}, {row.rendered}/{row.n} rendered | {'yes' if ok else 'no'} |")
+    return "\n".join(lines)
+
 def _machine() -> str:
     from bench.machine import load_average
 
@@ -410,8 +464,8 @@ def report(rows: Sequence[Row], machine: str, args: argparse.Namespace) -> str:
     return "\n".join([
         "# Load test: a class on one server",
         "",
-        f"`make loadtest` (`python -m bench.loadtest --sizes {args.sizes} --distinct {args.distinct} "
-        f"--readers {args.readers} --lesson {args.lesson}`), {when}.",
+        f"`python -m bench.loadtest --sizes {args.sizes} --distinct {args.distinct} "
+        f"--readers {args.readers} --lesson {args.lesson}`, {when}.",
         "",
         f"**Machine: {machine}. The machine was shared with other jobs while this ran**, so the "
         "latencies are an upper bound for a quiet 2-core host; rendered counts and trainings do not "
@@ -427,6 +481,10 @@ def report(rows: Sequence[Row], machine: str, args: argparse.Namespace) -> str:
         "",
         table(rows),
         "",
+        "Targets:",
+        "",
+        targets(rows),
+        "",
         "Errors seen by clients:" if errors else "No client saw an error.",
         *errors,
         "",
@@ -439,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--distinct", type=int, default=20, help="students with distinct configs (0: skip)")
     p.add_argument("--readers", type=int, default=5, help="students reading a cached lesson meanwhile")
     p.add_argument("--lesson", default=LESSON, help="the lesson id of the shared link")
+    p.add_argument("--heavy", action=argparse.BooleanOptionalAction, default=True,
+                   help="open the heavy link (over the work limits) on its own server")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one student waits at most")
     p.add_argument("--out", default=str(ROOT / "bench" / "loadtest.md"), help="markdown table ('-': print)")
     args = p.parse_args(argv)
@@ -456,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.distinct:
         rows.extend(distinct(args.distinct, args.readers, args.lesson, args.timeout))
         print(table(rows[-2:]), flush=True)
+    if args.heavy:
+        rows.append(heavy_link(args.timeout))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
     text = report(rows, machine, args)
     if args.out == "-":
         print(text)

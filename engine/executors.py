@@ -52,6 +52,9 @@ from engine.train import RunResult
 Progress = Callable[[str, dict[str, Any]], Any]
 # should_stop() -> True asks every run of the call to stop
 ShouldStop = Callable[[], bool]
+# on_wait(n): n runs of other calls are queued ahead of this call's first waiting group,
+# None once none of its groups waits for a worker
+OnWait = Callable[[int | None], Any]
 
 
 class Executor(ABC):
@@ -65,12 +68,17 @@ class Executor(ABC):
         groups: Sequence[Sequence[RunConfig]],
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
+        on_wait: OnWait | None = None,
     ) -> Iterator[RunResult]:
         """Train every group; yield each result as it finishes (any order).
 
         A run asked to stop (``progress`` returned False, or ``should_stop()``
-        became True) is yielded with status ``interrupted``; groups not yet
-        started when ``should_stop()`` becomes True are not started.
+        became True) is yielded with status ``interrupted``, within a fraction
+        of a second even mid-epoch; groups not yet started when
+        ``should_stop()`` becomes True are not started. ``should_stop`` is
+        also asked while the call waits, a few times a second, so one that
+        raises abandons the call. ``on_wait`` hears the call's place in the
+        queue of an executor whose workers are all busy (see :data:`OnWait`).
         """
 
     def close(self) -> None:  # noqa: B027 - most executors hold no workers
@@ -87,14 +95,15 @@ class InlineExecutor(Executor):
 
     name = "inline"
 
-    def run(self, groups, progress=None, should_stop=None):
+    def run(self, groups, progress=None, should_stop=None, on_wait=None):
         import engine  # looked up at call time, so a test can count the calls
 
         for group in groups:
             if should_stop is not None and should_stop():
                 return
             keys = [c.key() for c in group]
-            yield from engine.train_many(list(group), _epoch_callback(keys, progress, should_stop))
+            yield from engine.train_many(list(group), _epoch_callback(keys, progress, should_stop),
+                                         _inside_epoch(should_stop))
 
 
 def _epoch_callback(keys: list[str], progress: Progress | None, should_stop: ShouldStop | None):
@@ -109,6 +118,16 @@ def _epoch_callback(keys: list[str], progress: Progress | None, should_stop: Sho
         return answer
 
     return callback
+
+
+def _inside_epoch(should_stop: ShouldStop | None):
+    """``should_stop`` as engine.train_many's per-run stop check inside an epoch.
+
+    Inline, the check runs in the calling thread a few times a second, so a
+    ``should_stop`` that raises (a page's script asked to stop or rerun)
+    abandons the run mid-epoch.
+    """
+    return None if should_stop is None else (lambda _i: should_stop())
 
 
 def _close_at_exit(executor: Executor) -> None:
@@ -204,10 +223,14 @@ def _train_pooled(configs: list[RunConfig], slots: list[int], call: int) -> list
         events.put((call, keys[i], p))
         return False if flags[slots[i]] else None
 
+    def stopped(i: int) -> bool:  # read inside each epoch, a few times a second
+        return bool(flags[slots[i]])
+
+    events.put((call, "", slots[0]))  # the group has left the queue: a worker is on it
     try:
         if any(flags[s] for s in slots):
             return []  # stopped before it started
-        return engine.train_many(configs, callback)
+        return engine.train_many(configs, callback, stopped)
     finally:
         # the group's last message: everything it reported before is in the queue ahead of it
         events.put((call, None, slots[0]))
@@ -225,8 +248,11 @@ class ProcessExecutor(Executor):
     calling thread drains while it waits. Stop: every run in flight has a
     byte in shared memory that its epoch callback reads; ``should_stop()``
     or a ``progress`` that returns False or raises sets it, so a running
-    group ends after its current epoch, and groups not started are
-    cancelled. Workers never outlive the parent: :meth:`close` (also
+    group ends within a fraction of a second (the training loop reads it
+    inside its epochs too), and groups not started are cancelled. Queue:
+    groups wait in submission order for a free worker; ``on_wait`` hears how
+    many runs of earlier calls are ahead of a call's first waiting group
+    (:meth:`runs_ahead`). Workers never outlive the parent: :meth:`close` (also
     registered with :mod:`atexit`) shuts them down, and each worker exits on
     its own when its parent process dies.
     """
@@ -244,6 +270,8 @@ class ProcessExecutor(Executor):
         self._free: list[int] = []
         self._calls = itertools.count()
         self._routes: dict[int, queue.SimpleQueue] = {}
+        # groups submitted and not yet on a worker, in submission order: (call, first slot) -> runs
+        self._queued: dict[tuple[int, int], int] = {}
         self._lock = threading.RLock()
         _close_at_exit(self)
 
@@ -275,10 +303,6 @@ class ProcessExecutor(Executor):
                 self._flags[s] = 0
             return slots
 
-    def _give_back(self, slots: list[int]) -> None:
-        with self._lock:
-            self._free.extend(slots)
-
     def _drain(self) -> None:
         """Move every queued progress message to the queue of the call it belongs to."""
         while True:
@@ -286,9 +310,35 @@ class ProcessExecutor(Executor):
                 call, key, p = self._events.get_nowait()
             except (queue.Empty, OSError, ValueError):
                 return
+            if key == "":  # the group whose first slot is p has reached a worker
+                self._queued.pop((call, p), None)
+                continue
             route = self._routes.get(call)
             if route is not None:
                 route.put((key, p))  # key None: the group whose first slot is p has ended
+
+    @property
+    def queued(self) -> int:
+        """Runs waiting for a free worker, over every call."""
+        with self._lock:
+            return sum(self._queued.values())
+
+    def runs_ahead(self, groups: set[tuple[int, int]]) -> int | None:
+        """Runs queued ahead of the first of ``groups`` ((call, first slot)) still waiting;
+        None when none of them waits."""
+        with self._lock:
+            ahead = 0
+            for group, n in self._queued.items():
+                if group in groups:
+                    return ahead
+                ahead += n
+            return None
+
+    def _dequeue(self, group: tuple[int, int], slots: list[int]) -> None:
+        """A group's future is done (finished, failed or cancelled)."""
+        with self._lock:
+            self._queued.pop(group, None)
+            self._free.extend(slots)
 
     def _progress_of(self, inbox: queue.SimpleQueue, progress: Progress | None, slot_of: dict[str, int],
                      ended: set[int]) -> None:
@@ -302,7 +352,7 @@ class ProcessExecutor(Executor):
                 self._flags[slot_of[key]] = 1
 
     # -- running ---------------------------------------------------------------
-    def run(self, groups, progress=None, should_stop=None):
+    def run(self, groups, progress=None, should_stop=None, on_wait=None):
         pool = self._ensure_pool()
         call = next(self._calls)
         inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -310,24 +360,35 @@ class ProcessExecutor(Executor):
         slot_of: dict[str, int] = {}
         futures = {}
         ended: set[int] = set()  # first slots of the groups whose last message has arrived
+        mine: set[tuple[int, int]] = set()  # this call's groups, as the queue names them
+        waited: list[int | None] = [None]  # the last queue position told to on_wait
         try:
             for group in spread(groups, self.jobs):
                 slots = self._take_slots(len(group))
                 slot_of.update({c.key(): s for c, s in zip(group, slots, strict=True)})
+                name = (call, slots[0])
+                with self._lock:
+                    self._queued[name] = len(group)
+                mine.add(name)
                 try:
                     with _bare_main():  # a submit may start a worker process
                         future = pool.submit(_train_pooled, group, slots, call)
                 except BaseException:
-                    self._give_back(slots)
+                    self._dequeue(name, slots)
                     raise
                 # a slot is reused only once its run can no longer read it
-                future.add_done_callback(lambda _f, slots=slots: self._give_back(slots))
+                future.add_done_callback(lambda _f, name=name, slots=slots: self._dequeue(name, slots))
                 futures[future] = group
             pending = set(futures)
             stopped = False
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 self._progress_of(inbox, progress, slot_of, ended)
+                if on_wait is not None:
+                    ahead = self.runs_ahead(mine)
+                    if ahead != waited[0]:
+                        waited[0] = ahead
+                        on_wait(ahead)
                 if not stopped and should_stop is not None and should_stop():
                     stopped = True
                     for s in slot_of.values():
@@ -399,17 +460,20 @@ def _train_dask(configs: list[RunConfig], stop_name: str, topic: str) -> list[Ru
     keys = [c.key() for c in configs]
     checked = {"at": time.monotonic(), "stop": False}
 
-    def callback(i: int, p: dict[str, Any]) -> Any:
-        # events travel as msgpack: plain Python numbers only
-        plain = {k: v.item() if hasattr(v, "item") else v for k, v in p.items()}
-        worker.log_event(topic, {"key": keys[i], "progress": plain})
+    def stopped(_i: int = 0) -> bool:
         # the flag lives on the scheduler: ask at most every 0.2 s, not every epoch of every run
         now = time.monotonic()
         if not checked["stop"] and now - checked["at"] >= 0.2:
             checked["at"], checked["stop"] = now, stop.is_set()
-        return False if checked["stop"] else None
+        return checked["stop"]
 
-    return engine.train_many(configs, callback)
+    def callback(i: int, p: dict[str, Any]) -> Any:
+        # events travel as msgpack: plain Python numbers only
+        plain = {k: v.item() if hasattr(v, "item") else v for k, v in p.items()}
+        worker.log_event(topic, {"key": keys[i], "progress": plain})
+        return False if stopped() else None
+
+    return engine.train_many(configs, callback, stopped)
 
 
 class DaskExecutor(Executor):
@@ -435,7 +499,7 @@ class DaskExecutor(Executor):
         self.client = Client(address, timeout=timeout, set_as_default=False)
         _close_at_exit(self)
 
-    def run(self, groups, progress=None, should_stop=None):
+    def run(self, groups, progress=None, should_stop=None, on_wait=None):
         import uuid
 
         from dask.distributed import Event, as_completed
@@ -476,7 +540,10 @@ class DaskExecutor(Executor):
                             )
                         yield result
         finally:
-            self.client.cancel([f for f in futures if not f.done()])
+            unfinished = [f for f in futures if not f.done()]
+            if unfinished:  # abandoned (an exception, or the caller stopped iterating): stop the
+                stop.set()  # running tasks mid-epoch too, since cancelling does not interrupt them
+            self.client.cancel(unfinished)
             if progress is not None:
                 self.client.unsubscribe_topic(topic)
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.config import RunConfig
-from engine.executors import Executor, InlineExecutor, Progress, ShouldStop
+from engine.executors import Executor, InlineExecutor, OnWait, Progress, ShouldStop
 from engine.stacked import stack_key
 from engine.train import RunResult
 
@@ -142,6 +142,7 @@ class Orchestrator:
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
         on_result: ResultHook | None = None,
+        on_wait: OnWait | None = None,
     ) -> list[RunResult | None]:
         """The result of every config, in order: known ones read back, the rest trained.
 
@@ -151,7 +152,11 @@ class Orchestrator:
         runs read back included). A run that was stopped comes back with
         status ``interrupted``; a run another caller was training and then
         abandoned comes back as None when ``should_stop()`` is True, and is
-        trained here otherwise.
+        trained here otherwise. ``should_stop`` is also asked inside every
+        epoch, a few times a second, so a stop is seen within a second; one
+        that raises abandons the call. ``on_wait(n)`` hears how many runs are
+        queued ahead of this call's when the executor's workers are all busy
+        (None once none of its runs waits).
         """
         configs = list(configs)
         for i, c in enumerate(configs):
@@ -175,7 +180,7 @@ class Orchestrator:
             mine, theirs = self._claim([k for k in pending if k not in done])
             try:
                 if mine:
-                    self._train([unique[k] for k in mine], done, progress, should_stop, on_result)
+                    self._train([unique[k] for k in mine], done, progress, should_stop, on_result, on_wait)
             finally:
                 self._release(mine)
             pending = self._wait(theirs, should_stop)
@@ -213,7 +218,7 @@ class Orchestrator:
 
     def _train(self, items: list[tuple[RunConfig, str | None]], done: dict[str, RunResult],
                progress: Progress | None, should_stop: ShouldStop | None,
-               on_result: ResultHook | None) -> None:
+               on_result: ResultHook | None, on_wait: OnWait | None = None) -> None:
         labels = {c.key(): label for c, label in items}
         groups: dict[Any, list[RunConfig]] = {}
         alone: list[list[RunConfig]] = []
@@ -225,7 +230,9 @@ class Orchestrator:
                 groups.setdefault(sk, []).append(c)
         batches = [*groups.values(), *alone]
         self.trained += len(items)
-        for result in self.executor.run(batches, progress, should_stop):
+        # on_wait only when asked for: an executor written before queues takes three arguments
+        extra = {} if on_wait is None else {"on_wait": on_wait}
+        for result in self.executor.run(batches, progress, should_stop, **extra):
             done[result.key] = result
             if result.status != "interrupted":
                 self._keep(result, labels.get(result.key))

@@ -42,6 +42,8 @@ from engine.nn.stacked import StackedMLP
 from engine.train import RunResult, _blas_threads, _train, train
 
 ManyCallback = Callable[[int, dict[str, Any]], Any]
+# should_stop(i) -> True ends run i inside its epoch (status "interrupted")
+ManyStop = Callable[[int], bool]
 
 
 def stack_key(config: RunConfig) -> str | None:
@@ -53,14 +55,16 @@ def stack_key(config: RunConfig) -> str | None:
     return json.dumps(shared, sort_keys=True, separators=(",", ":"))
 
 
-def train_many(configs: Sequence[RunConfig], callback: ManyCallback | None = None) -> list[RunResult]:
+def train_many(configs: Sequence[RunConfig], callback: ManyCallback | None = None,
+               should_stop: ManyStop | None = None) -> list[RunResult]:
     """Train every config and return the results in order.
 
     Configs with the same :func:`stack_key` train together in lock-step (see
     the module docstring); the others, and groups of one, train alone with
     :func:`engine.train`. ``callback(i, progress)`` is run ``i``'s
     per-epoch callback (see :func:`engine.train`); returning False stops run
-    ``i`` only.
+    ``i`` only. ``should_stop(i)`` is run ``i``'s stop check inside its
+    epochs (``should_stop`` of :func:`engine.train`).
     """
     configs = list(configs)
     for i, c in enumerate(configs):
@@ -80,20 +84,25 @@ def train_many(configs: Sequence[RunConfig], callback: ManyCallback | None = Non
             alone.append(idx[0])
             continue
         cbs = [None if callback is None else _bind(callback, i) for i in idx]
-        for i, r in zip(idx, train_stacked([configs[i] for i in idx], cbs), strict=True):
+        stops = [None if should_stop is None else _bind(should_stop, i) for i in idx]
+        for i, r in zip(idx, train_stacked([configs[i] for i in idx], cbs, stops), strict=True):
             results[i] = r
     for i in sorted(alone):
-        results[i] = train(configs[i], None if callback is None else _bind(callback, i))
+        results[i] = train(configs[i], None if callback is None else _bind(callback, i),
+                           should_stop=None if should_stop is None else _bind(should_stop, i))
     return results  # type: ignore[return-value]
 
 
-def _bind(callback: ManyCallback, i: int):
-    return lambda progress: callback(i, progress)
+def _bind(callback: Callable, i: int):
+    """Run ``i``'s own callback or stop check: ``callback(i, *args)``."""
+    return lambda *args: callback(i, *args)
 
 
 def train_stacked(configs: Sequence[RunConfig],
-                  callbacks: Sequence[Callable | None] | None = None) -> list[RunResult]:
-    """Train configs that share one :func:`stack_key` in lock-step."""
+                  callbacks: Sequence[Callable | None] | None = None,
+                  stops: Sequence[Callable[[], bool] | None] | None = None) -> list[RunResult]:
+    """Train configs that share one :func:`stack_key` in lock-step; ``callbacks[i]`` and
+    ``stops[i]`` are run ``i``'s ``callback`` and ``should_stop`` of :func:`engine.train`."""
     configs = list(configs)
     if not configs:
         return []
@@ -105,6 +114,7 @@ def train_stacked(configs: Sequence[RunConfig],
             "these (engine.stacked.train_many groups them)"
         )
     callbacks = list(callbacks) if callbacks is not None else [None] * len(configs)
+    stops = list(stops) if stops is not None else [None] * len(configs)
     K = len(configs)
     # runs whose optimizers can take one step together sit in adjacent rows
     group_of: dict[Any, int] = {}
@@ -123,7 +133,8 @@ def train_stacked(configs: Sequence[RunConfig],
                   first.dtype, first.mse_form)
         params = np.zeros((K, net.n_params), dtype=net.dtype)
         grad = np.zeros_like(params)
-        runs = [_train(configs[i], callbacks[i], None, (params[k], grad[k])) for k, i in enumerate(order)]
+        runs = [_train(configs[i], callbacks[i], None, (params[k], grad[k]), stops[i])
+                for k, i in enumerate(order)]
         stepper = _Stepper(params, grad, [step_keys[i] for i in order])
         results: list[RunResult | None] = [None] * K
         stacks: dict[int, StackedMLP] = {K: StackedMLP(net, K)}

@@ -39,11 +39,13 @@ from engine.loop.batches import Batches
 from engine.loop.clock import RunClock
 from engine.loop.evaluation import SplitEvaluator
 from engine.loop.history import History
-from engine.loop.stopping import EarlyStopping
+from engine.loop.stopping import EarlyStopping, StopPoll
 from engine.loop.update import EpochTally, clip, divergence
 from engine.nn import MLP
 
 Callback = Callable[[dict[str, Any]], Any]
+# should_stop() -> True ends the run inside its epoch (status "interrupted")
+StopCheck = Callable[[], bool]
 
 
 @dataclass
@@ -130,6 +132,7 @@ def train(
     callback: Callback | None = None,
     *,
     start: dict[str, Any] | None = None,
+    should_stop: StopCheck | None = None,
 ) -> RunResult:
     """Train ``config``'s model and return a :class:`RunResult`.
 
@@ -137,6 +140,13 @@ def train(
     ``epochs``, ``updates``, ``train_loss``, ``val_loss``, ``time_s`` and
     ``fraction``; returning ``False`` stops the run (status ``interrupted``).
     Exceptions it raises propagate, which is how a UI abandons a run.
+
+    ``should_stop()`` is asked inside every epoch, a few times a second of
+    wall time (:class:`~engine.loop.stopping.StopPoll`): True ends the run at
+    once, mid-epoch, with status ``interrupted`` (no test metrics, since its
+    parameters are those of an arbitrary update); an exception it raises
+    propagates. Asking costs a clock read per update, so a run that is not
+    stopped is bit-identical with or without it.
 
     ``start`` is a checkpoint from :func:`engine.checkpoint.load_run`; training
     then continues from its parameters, optimizer state, RNG state and history
@@ -147,7 +157,7 @@ def train(
     # A diverging run overflows on purpose; it is reported through its status.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             _blas_threads(config):
-        return _finish(_train(config, callback, start))
+        return _finish(_train(config, callback, start, should_stop=should_stop))
 
 
 def _finish(run) -> RunResult:
@@ -179,7 +189,7 @@ def _blas_threads(config: RunConfig):
 
 
 def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None,
-           slot: tuple[np.ndarray, np.ndarray] | None = None):
+           slot: tuple[np.ndarray, np.ndarray] | None = None, should_stop: StopCheck | None = None):
     """The training loop as a generator that returns the RunResult.
 
     Alone (``slot`` None) it never yields: each update calls ``loss_grad``
@@ -191,7 +201,8 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     run has ended, it yields ``(optimizer, state, closure)`` and waits to be
     sent its share of the step's wall time once the driver has stepped
     ``params_row`` (so one call can step every run of the stack); the rest of
-    the update (clipping, history) is this code.
+    the update (clipping, history) is this code. ``should_stop`` as in
+    :func:`train`.
     """
     ds = data.load(
         config.dataset, config.dataset_params, config.val_fraction, config.test_fraction,
@@ -244,8 +255,12 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
 
     status, stop_reason = "completed", ""
     diverged: str | None = None  # the stop reason of a diverging run
+    poll = None if should_stop is None else StopPoll(should_stop)
+    stopped_inside = should_stop is not None and bool(should_stop())  # asked before the first update
+    if stopped_inside:
+        status, stop_reason = "interrupted", "Stopped before the first update."
     initial_eval_s = 0.0
-    if not history.rows:  # the initial row: where every curve starts
+    if not history.rows and not stopped_inside:  # the initial row: where every curve starts
         t0 = time.perf_counter()
         train_loss0, train_acc0 = SplitEvaluator(net, X, Y, y, ds.task)(params, model_state)
         if n not in (ds.X_val.shape[0], ds.X_test.shape[0]):
@@ -260,6 +275,11 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
         loop.epoch += 1
         tally.reset()
         for j, (Xb, Yb) in enumerate(batches.epoch(total_updates - loop.updates)):
+            if poll is not None and poll():  # a stop asked from outside, seen mid-epoch
+                stopped_inside = True
+                status = "interrupted"
+                stop_reason = f"Stopped during epoch {loop.epoch}, after {loop.updates} updates."
+                break
             # -- one update -----------------------------------------------
             m = Xb.shape[0]
             loop.updates += 1
@@ -300,6 +320,8 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
                 clock.add_eval(t0)
         # -- the end of an epoch: its row, plateau, early stopping ---------
         loop.time_s = clock.training()
+        if stopped_inside:
+            break  # an epoch cut short has no row
         clock.end_epoch()
         diverged = diverged or divergence("parameters", params, loop.updates)
         if diverged:
@@ -338,14 +360,16 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
     loop.rng_state = batch_rng.bit_generator.state
     loop.plateau = _plateau_state(plateau)
     test_metrics: dict[str, float] = {}
-    if status != "diverged" and np.all(np.isfinite(params)):
+    if status != "diverged" and not stopped_inside and np.all(np.isfinite(params)):
         test_loss, test_metric = SplitEvaluator(net, ds.X_test, ds.Y_test, ds.y_test, ds.task)(
             params, model_state)
         test_metrics = {"test_loss": test_loss, metric_col.replace("val", "test"): test_metric}
     timings = clock.timings(loop.time_s, loop.updates, loop.samples_seen, updates_per_epoch, initial_eval_s)
     history_df = pd.DataFrame(history.rows)
-    valid = history_df["val_loss"].replace([np.inf, -np.inf], np.nan)
-    best_i = valid.idxmin() if valid.notna().any() else None
+    best_i = None
+    if len(history_df):  # a run stopped before its first update has no rows
+        valid = history_df["val_loss"].replace([np.inf, -np.inf], np.nan)
+        best_i = valid.idxmin() if valid.notna().any() else None
     return RunResult(
         config=config,
         key=config.key(),

@@ -6,8 +6,12 @@ in-memory cache of decoded runs, then the SQLite store, and trains only a
 config that was never run, once however many sessions ask for it at the
 same time. :func:`run_many` draws one progress bar for the runs it trains.
 
-Changing a widget while a run is in progress makes Streamlit stop the script
-at the next progress update; the run is abandoned and nothing is stored.
+Changing a widget, switching pages or closing the tab while a run is in
+progress asks Streamlit to rerun or stop the script; the orchestrator's stop
+check (:meth:`Progress.should_stop`, asked a few times a second, also in the
+middle of an epoch) notices and raises Streamlit's own exception, so the run
+stops within a second, its worker is freed, and nothing is stored. While
+every worker of the pool is busy the bar shows the run's place in the queue.
 
 The first page view of a server process starts a background thread that
 trains the runs the Train and Compare pages show on first open
@@ -20,12 +24,14 @@ students open them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import pickle
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +42,7 @@ from engine import lessons as engine_lessons
 from engine import paths, surfaces
 from engine.config import RunConfig
 from engine.runs import Orchestrator
+from ui import charts
 from ui import paths as ui_paths
 
 _log = logging.getLogger("optlab")
@@ -99,37 +106,95 @@ def run_many(items: Sequence[tuple[RunConfig, str, str | None]]) -> list:
         return [orch.lookup(c) for c in configs]
     titles = {cfg.key(): title for cfg, title, _ in items}
     with progress_bar(titles) as progress:
-        results = orch.run(configs, labels=[label for _, _, label in items], progress=progress)
+        results = orch.run(configs, labels=[label for _, _, label in items], progress=progress,
+                           should_stop=progress.should_stop, on_wait=progress.waiting)
     _store_notice(orch)
     return results
 
 
-@contextlib.contextmanager
-def progress_bar(titles: dict[str, str]) -> Iterator[Any]:
-    """A progress bar for runs keyed by their config keys; yields the orchestrator's callback."""
-    n = len(titles)
-    bar = st.progress(0.0, text=f"Training {n} run{'s' if n != 1 else ''}…")
-    fractions = dict.fromkeys(titles, 0.0)
-    last = [0.0]
+def script_should_stop() -> bool:
+    """Raise Streamlit's RerunException or StopException if this page's script was asked to
+    rerun or stop; False otherwise (also outside a script run).
 
-    def progress(key: str, p: dict[str, Any]) -> None:
-        fractions[key] = float(p["fraction"])
+    Streamlit serves a rerun or stop request (a widget changed, another page
+    was opened, the tab was closed: a disconnected session's script runner is
+    asked to stop) only when the script next sends something to the browser.
+    A script that waits on a training sends nothing for a whole epoch, so the
+    orchestrator's stop check asks here, exactly as Streamlit's runner does
+    at each of its yield points. Call it from the page's script thread only
+    (the orchestrator asks from the thread that called it).
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    requests = None if ctx is None else ctx.script_requests
+    if requests is None:
+        return False
+    request = requests.on_scriptrunner_yield()
+    if request is None:
+        return False
+    if request.type == ScriptRequestType.RERUN:
+        raise RerunException(request.rerun_data)
+    raise StopException()
+
+
+class Progress:
+    """A progress bar's callbacks for :meth:`engine.runs.Orchestrator.run`.
+
+    Called as ``progress(key, p)`` each epoch of each run; :meth:`should_stop`
+    is the run's stop check and :meth:`waiting` hears its place in the
+    worker pool's queue.
+    """
+
+    def __init__(self, bar, titles: dict[str, str]) -> None:
+        self.bar, self.titles = bar, titles
+        self.fractions = dict.fromkeys(titles, 0.0)
+        self.last = 0.0
+
+    def __call__(self, key: str, p: dict[str, Any]) -> None:
+        self.fractions[key] = float(p["fraction"])
         now = time.perf_counter()
-        if now - last[0] < 0.15 and p["fraction"] < 1:
+        if now - self.last < 0.15 and p["fraction"] < 1:
             return
-        last[0] = now
-        done = sum(fractions.values()) / max(len(fractions), 1)
+        self.last = now
         metric = p.get("val_acc", p.get("val_r2"))
         extra = "" if metric is None else (
             f" · val acc {metric:.3f}" if "val_acc" in p else f" · val R² {metric:.3f}")
-        bar.progress(
-            min(max(done, 0.0), 1.0),
-            text=f"{titles.get(key, '')}epoch {p['epoch']}/{p['epochs']} · train loss "
+        self.bar.progress(
+            self.done(),
+            text=f"{self.titles.get(key, '')}epoch {p['epoch']}/{p['epochs']} · train loss "
                  f"{p['train_loss']:.4g} · val loss {p['val_loss']:.4g}{extra} · {p['time_s']:.1f} s",
         )
 
+    def done(self) -> float:
+        return min(max(sum(self.fractions.values()) / max(len(self.fractions), 1), 0.0), 1.0)
+
+    def should_stop(self) -> bool:
+        """The orchestrator's stop check: raises if the page's script must stop or rerun."""
+        return script_should_stop()
+
+    def waiting(self, ahead: int | None) -> None:
+        """Show the runs' place in the worker pool's queue (None: they are training)."""
+        if ahead is None:
+            n = len(self.titles)
+            text = f"Training {n} run{'s' if n != 1 else ''}…"
+        elif ahead == 0:
+            text = "Waiting for a free worker: next in line…"
+        else:
+            text = f"Waiting for a free worker: {ahead} run{'s' if ahead != 1 else ''} ahead…"
+        self.bar.progress(self.done(), text=text)
+
+
+@contextlib.contextmanager
+def progress_bar(titles: dict[str, str]) -> Iterator[Progress]:
+    """A progress bar for runs keyed by their config keys; yields the orchestrator's callbacks
+    (``progress``, ``progress.should_stop``, ``progress.waiting``)."""
+    n = len(titles)
+    bar = st.progress(0.0, text=f"Training {n} run{'s' if n != 1 else ''}…")
     try:
-        yield progress
+        yield Progress(bar, titles)
     finally:
         bar.empty()
 
@@ -149,10 +214,14 @@ def lesson_outcome(lesson):
     missing = [k for k in titles if orch.lookup_key(k) is None]
     if not missing:
         return engine_lessons.run(lesson, orch)
+    jobs = [(cfg, engine_lessons.store_label(lesson, label))
+            for label, _, cfg in engine_lessons.jobs(lesson) if cfg.key() in missing]
     with progress_bar({k: titles[k] for k in missing}) as progress:
-        out = engine_lessons.run(lesson, orch, progress=progress)
+        # the missing runs train here (stoppable, with the queue shown); the lesson reads them back
+        orch.run([cfg for cfg, _ in jobs], labels=[label for _, label in jobs], progress=progress,
+                 should_stop=progress.should_stop, on_wait=progress.waiting)
     _store_notice(orch)
-    return out
+    return engine_lessons.run(lesson, orch)
 
 
 def forget(keys: Sequence[str]) -> None:
@@ -346,3 +415,69 @@ def sweep_runs(optimizers: Sequence[str], space: dict, trials: int, seeds: int, 
                          "gives them unequal budgets; allowed: random search, or a grid over "
                          "hyperparameters every chosen optimizer has")
     return sum(sizes) + len(optimizers) * seeds, len(optimizers) * max(seeds, 1)
+
+
+# -- charts and tables of a view, built once per run set -------------------------------
+# A cached page view used to spend about a second of server CPU building Altair charts,
+# validating them (to_dict) and serialising their data, identically for every student.
+# A chart's final Vega-Lite spec (its data already in Arrow bytes) is kept instead, keyed
+# by what it shows, and drawn with st.vega_lite_chart.
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _chart_spec(view: Hashable, present: bool | None, _build: Callable[[], Any]) -> dict:
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    chart = _build()
+    # the spec st.altair_chart would send: its data as Arrow bytes, validated once here
+    return _convert_altair_to_vega_lite_spec(chart if present is None else charts.themed(chart, present))
+
+
+def chart_view(chart: Any) -> tuple | None:
+    """A key naming what an Altair chart draws (a digest of the chart object), or None."""
+    try:
+        return ("chart", hashlib.blake2b(pickle.dumps(chart, protocol=5), digest_size=20).hexdigest())
+    except Exception:  # noqa: BLE001 - an unpicklable chart is simply drawn uncached
+        return None
+
+
+def draw_chart(chart: Any, present: bool | None = None, view: Hashable | None = None) -> None:
+    """Draw a chart from its cached spec (shared by every session of the server).
+
+    ``chart`` is an Altair chart, or, with ``view``, a function that builds it
+    (called only the first time ``view`` is drawn): ``view`` must name
+    everything the chart depends on (a lesson id, its run keys, the chart's
+    title and the view's parameters). Without ``view`` the chart's own digest
+    names it, which saves its validation and serialisation but not its
+    building. ``present`` is the projector theme's presentation mode (None:
+    drawn unthemed).
+    """
+    if view is None:
+        view = chart_view(chart)
+        if view is None:
+            st.altair_chart(chart if present is None else charts.themed(chart, present), width="stretch")
+            return
+    st.vega_lite_chart(_chart_spec(view, present, builder(chart)), width="stretch")
+
+
+def builder(chart: Any) -> Callable[[], Any]:
+    """A function that builds ``chart``: ``chart`` itself when it is one, else one returning it."""
+    if callable(chart) and not isinstance(chart, charts.alt.TopLevelMixin):
+        return chart
+    return lambda: chart
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _view_data(view: Hashable, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def view_data(view: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()`` once per ``view`` (a table, a frame a chart needs), shared by every session;
+    ``view`` must name everything the value depends on. Each caller gets its own copy."""
+    return _view_data(view, build)
+
+
+def run_keys(results: Any) -> tuple[str, ...]:
+    """The keys of a set of runs, in order: the part of a view's key that names its data."""
+    return tuple(r.key for r in results)

@@ -10,6 +10,7 @@ live in :mod:`ui.links`.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -222,8 +223,8 @@ def bias_frame(beta1: float, beta2: float, last: int = BIAS_STEPS) -> pd.DataFra
 def _bias_figure(lesson: Lesson) -> None:
     beta1, beta2 = _adam_betas(lesson)
     st.markdown("**Adam's bias-correction factors**")
-    chart_with_download(charts.bias_correction(bias_frame(beta1, beta2)),
-                        f"lesson-{lesson.id}-bias-correction")
+    chart_with_download(lambda: charts.bias_correction(bias_frame(beta1, beta2)),
+                        f"lesson-{lesson.id}-bias-correction", view=("bias", beta1, beta2))
     st.caption(
         "Adam divides its moving averages by 1 − βᵗ: the factor is 1/(1 − β) at the first step and "
         "tends to 1. The step factor √(1 − β₂ᵗ)/(1 − β₁ᵗ) is what the correction does to "
@@ -242,6 +243,17 @@ def curvature_frame(surface: str, points: dict[str, Any]) -> pd.DataFrame:
 
 
 def _curvature_figure(lesson: Lesson) -> None:
+    st.markdown("**Curvature: the Hessian's eigenvalues**")
+    chart_with_download(lambda: _curvature_chart(lesson), f"lesson-{lesson.id}-hessian-eigenvalues",
+                        view=("curvature", lesson.id))
+    st.caption(
+        "At the saddle one eigenvalue is negative (the surface curves down along its eigenvector) "
+        "and one positive; at the minimum both are positive. Computed from the surface's gradient "
+        "by central differences (engine.surfaces.curvature)."
+    )
+
+
+def _curvature_chart(lesson: Lesson):
     name = lesson.setup["surface"]
     ex = surfaces.get(name).extra
     saddle = np.asarray(ex["saddles"][0])
@@ -252,14 +264,7 @@ def _curvature_figure(lesson: Lesson) -> None:
     fmt = ", ".join
     points = {f"saddle ({fmt(f'{v:.2f}' for v in saddle)})": saddle,
               f"minimum ({fmt(f'{v:.2f}' for v in minimum)})": minimum}
-    st.markdown("**Curvature: the Hessian's eigenvalues**")
-    chart_with_download(charts.eigenvalue_bars(curvature_frame(name, points)),
-                        f"lesson-{lesson.id}-hessian-eigenvalues")
-    st.caption(
-        "At the saddle one eigenvalue is negative (the surface curves down along its eigenvector) "
-        "and one positive; at the minimum both are positive. Computed from the surface's gradient "
-        "by central differences (engine.surfaces.curvature)."
-    )
+    return charts.eigenvalue_bars(curvature_frame(name, points))
 
 
 EXTRA: dict[str, Callable[[Lesson], None]] = {
@@ -295,8 +300,8 @@ def _playground(lesson: Lesson) -> None:
     with left, guard("The surface chart"):
         minima = spec.extra.get("minima", ()) if spec.extra["dim"] == 2 else ()
         chart_with_download(
-            charts.surface_chart(cache.surface_grid(s["surface"]), paths, step=step, minima=minima),
-            f"lesson-{lesson.id}-paths",
+            lambda: charts.surface_chart(cache.surface_grid(s["surface"]), paths, step=step, minima=minima),
+            f"lesson-{lesson.id}-paths", view=("lesson-paths", lesson.id, step),
         )
         st.caption(
             f"{spec.title}. "
@@ -310,11 +315,16 @@ def _playground(lesson: Lesson) -> None:
         )
     with right, guard("The loss chart"):
         chart_with_download(
-            charts.curves(paths.assign(path=paths["label"]), "f", x="step", color="path",
-                          y_title="f(x)", mark_x=step),
-            f"lesson-{lesson.id}-loss",
+            lambda: charts.curves(paths.assign(path=paths["label"]), "f", x="step", color="path",
+                                  y_title="f(x)", mark_x=step),
+            f"lesson-{lesson.id}-loss", view=("lesson-path-loss", lesson.id, step),
         )
         st.caption("f at each step: a flat stretch is a plateau or a saddle.")
+
+
+def _runs(out: LessonOutcome) -> tuple[str, ...]:
+    """The keys of every run of the lesson: with the lesson id, what names its views."""
+    return cache.run_keys(r for rs in out.replicates.values() for r in rs)
 
 
 def _history(out: LessonOutcome, name: str) -> pd.DataFrame:
@@ -396,17 +406,22 @@ def _charts(hist: pd.DataFrame, name: str, metric: str, seeds: int,
     return out
 
 
-def _gradients(lesson: Lesson, hist: pd.DataFrame, name: str) -> None:
-    """Each layer's gradient norm, one chart per run (first seed), two per row."""
-    first = hist[hist["seed"] == 0]
-    runs = list(dict.fromkeys(first[name]))
+def _gradients(lesson: Lesson, out: LessonOutcome, hist: Callable[[], pd.DataFrame], name: str) -> None:
+    """Each layer's gradient norm, one chart per run (first seed), two per row; ``hist()``
+    is :func:`_history`, built only if a chart is not cached yet."""
+    runs = list(out.replicates)
+
+    def build(run: str):
+        first = hist()[lambda h: h["seed"] == 0]
+        return charts.grad_norms(first[first[name] == run])
+
     cols = st.columns(min(len(runs), 2))
     for i, run in enumerate(runs):
         with cols[i % len(cols)], guard("The gradient chart"):
             st.caption(f"**{run}**")
             chart_with_download(
-                charts.grad_norms(first[first[name] == run]),
-                f"lesson-{lesson.id}-gradients-{i + 1}",
+                functools.partial(build, run), f"lesson-{lesson.id}-gradients-{i + 1}",
+                view=("lesson-gradients", lesson.id, _runs(out), name, run),
             )
     st.caption(
         "The norm of each layer's gradient (log scale). When the first layer's is orders of "
@@ -415,20 +430,30 @@ def _gradients(lesson: Lesson, hist: pd.DataFrame, name: str) -> None:
 
 
 def _figure(lesson: Lesson, out: LessonOutcome, name: str = "run", seeds: int = 1) -> None:
-    """The validation loss beside the chart the claim is about, then the others in tabs."""
-    hist = _history(out, name)
-    stopped = _stopped(out)
-    built = _charts(hist, name, _metric(out), seeds, stopped)
-    names = list(built)
+    """The validation loss beside the chart the claim is about, then the others in tabs.
+
+    Each chart is drawn from a spec cached per lesson and run set: the history
+    and the Altair charts are built only by the first view.
+    """
+    base = (lesson.id, _runs(out), name, seeds)
+    hist = functools.cache(lambda: _history(out, name))
+    built = functools.cache(lambda: _charts(hist(), name, _metric(out), seeds, _stopped(out)))
+    stopped = cache.view_data(("lesson-stopped", *base), lambda: _stopped(out))
+    names = cache.view_data(("lesson-chart-titles", *base), lambda: list(built()))
+
+    def chart(title: str) -> None:
+        chart_with_download(lambda: built()[title](), f"lesson-{lesson.id}-{_slug(title)}",
+                            view=("lesson-chart", *base, title))
+
     focus = FOCUS.get(lesson.id)
     beside = {"lr": "Learning rate", "state": "Optimizer state",
               "update_ratio": "Update size"}.get(focus or "", names[2])
-    beside = beside if beside in built else names[2]
+    beside = beside if beside in names else names[2]
     left, right = st.columns(2)
     for col, title in ((left, "Validation loss"), (right, beside)):
         with col, guard(f"The {title.lower()} chart"):
             st.markdown(f"**{title}**")
-            chart_with_download(built[title](), f"lesson-{lesson.id}-{_slug(title)}")
+            chart(title)
     notes = []
     if seeds > 1:
         notes.append(f"Lines are the mean over {seeds} seeds, the band is ± 1 std.")
@@ -440,7 +465,7 @@ def _figure(lesson: Lesson, out: LessonOutcome, name: str = "run", seeds: int = 
     st.caption(" ".join(notes))
     if focus == "grad":
         st.markdown(f"**{GRADIENTS}**")
-        _gradients(lesson, hist, name)
+        _gradients(lesson, out, hist, name)
     rest = [n for n in names if n not in ("Validation loss", beside)]
     if focus != "grad":
         rest.append(GRADIENTS)
@@ -448,10 +473,10 @@ def _figure(lesson: Lesson, out: LessonOutcome, name: str = "run", seeds: int = 
     for tab, title in zip(tabs, rest, strict=True):
         with tab:
             if title == GRADIENTS:
-                _gradients(lesson, hist, name)
+                _gradients(lesson, out, hist, name)
                 continue
             with guard(f"The {title.lower()} chart"):
-                chart_with_download(built[title](), f"lesson-{lesson.id}-{_slug(title)}")
+                chart(title)
 
 
 def _slug(text: str) -> str:
@@ -490,6 +515,29 @@ def _weight_norm(r) -> float:
 
 
 def _train(lesson: Lesson, out: LessonOutcome) -> None:
+    _table(cache.view_data(("lesson-table", lesson.id, _runs(out)), lambda: _train_table(out)), HELPS)
+    _endings(out)
+    _figure(lesson, out)
+    two_d = bool(data.REGISTRY[next(iter(out.results.values())).config.dataset].extra.get("two_d"))
+    if two_d:
+        st.markdown("**Decision boundaries**")
+        cols = st.columns(min(len(out.results), 3))
+        for i, (label, r) in enumerate(out.results.items()):
+            with cols[i % len(cols)], guard("The decision boundary"):
+                st.caption(label)
+                cache.draw_chart(functools.partial(_boundary, r), view=("decision-boundary", r.key))
+        st.caption("What each trained network predicts over the plane; dots are the training samples.")
+
+
+def _boundary(r):
+    from engine.train import decision_surface
+
+    surf = decision_surface(r)
+    task = "binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass"
+    return charts.decision_boundary(surf, task, height=260)
+
+
+def _train_table(out: LessonOutcome) -> pd.DataFrame:
     metric = _metric(out)
     m = "R²" if metric == "val_r2" else "acc"
     rows = []
@@ -508,26 +556,23 @@ def _train(lesson: Lesson, out: LessonOutcome) -> None:
                                            math.nan),
             "‖θ‖": _weight_norm(r),
         })
-    _table(pd.DataFrame(rows), HELPS)
-    _endings(out)
-    _figure(lesson, out)
-    two_d = bool(data.REGISTRY[next(iter(out.results.values())).config.dataset].extra.get("two_d"))
-    if two_d:
-        from engine.train import decision_surface
-
-        st.markdown("**Decision boundaries**")
-        cols = st.columns(min(len(out.results), 3))
-        for i, (label, r) in enumerate(out.results.items()):
-            with cols[i % len(cols)], guard("The decision boundary"):
-                surf = decision_surface(r)
-                task = "binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass"
-                st.caption(label)
-                st.altair_chart(charts.decision_boundary(surf, task, height=260), width="stretch")
-        st.caption("What each trained network predicts over the plane; dots are the training samples.")
+    return pd.DataFrame(rows)
 
 
 def _compare(lesson: Lesson, out: LessonOutcome) -> None:
     seeds = int(lesson.setup.get("seeds", 1))
+    _table(cache.view_data(("lesson-board", lesson.id, _runs(out), seeds), lambda: _board(out, seeds)),
+           HELPS)
+    st.caption(
+        "Ranked by best validation loss"
+        + (f", averaged over {seeds} seeds." if seeds > 1 else ".")
+        + " Every run trains the same network from the same initial weights on the same batches."
+    )
+    _endings(out)
+    _figure(lesson, out, seeds=seeds)
+
+
+def _board(out: LessonOutcome, seeds: int) -> pd.DataFrame:
     rows = []
     for label, rs in out.replicates.items():
         for k, r in enumerate(rs):
@@ -540,25 +585,12 @@ def _compare(lesson: Lesson, out: LessonOutcome) -> None:
     ).rename(columns={"optimizer": "run"})
     if seeds == 1:
         board = board.drop(columns=["seeds"], errors="ignore")
-    _table(board, HELPS)
-    st.caption(
-        "Ranked by best validation loss"
-        + (f", averaged over {seeds} seeds." if seeds > 1 else ".")
-        + " Every run trains the same network from the same initial weights on the same batches."
-    )
-    _endings(out)
-    _figure(lesson, out, seeds=seeds)
+    return board
 
 
 def _modes(lesson: Lesson, out: LessonOutcome) -> None:
-    timing = out.timing.copy()
-    timing.insert(0, "run", list(out.results))
-    timing = timing.rename(columns={
-        "batch_size": "batch size", "updates_per_epoch": "updates / epoch",
-        "time_per_epoch_s": "time / epoch (s)", "updates_per_s": "updates / s",
-        "samples_per_s": "samples / s", "final_val_loss": "final val loss",
-    })
-    timing = summaries.lecture_table(timing.to_dict("records"))  # milliseconds, empty cells
+    runs = _runs(out)
+    timing = cache.view_data(("lesson-timing", lesson.id, runs), lambda: _timing_table(out))
     _table(timing, {"time / epoch (ms)": "The median epoch of the run (training only)."})
     st.caption(
         "Small batches pay Python and NumPy overhead on every update, so an epoch of many "
@@ -567,9 +599,10 @@ def _modes(lesson: Lesson, out: LessonOutcome) -> None:
     left, right = st.columns([2, 3])
     with left, guard("The timing chart"):
         st.markdown("**Time per epoch**")
-        chart_with_download(charts.time_per_epoch(timing, label="run"),
-                            f"lesson-{lesson.id}-time-per-epoch")
-    hist = _history(out, "batch size")
+        chart_with_download(lambda: charts.time_per_epoch(timing, label="run"),
+                            f"lesson-{lesson.id}-time-per-epoch",
+                            view=("lesson-time-per-epoch", lesson.id, runs))
+    hist = functools.cache(lambda: _history(out, "batch size"))
     notes = {
         "epoch": "Per epoch, small batches are ahead: they made many more updates.",
         "updates": "Per update (log scale), large batches are ahead: each of their steps "
@@ -582,8 +615,22 @@ def _modes(lesson: Lesson, out: LessonOutcome) -> None:
         for tab, x in zip(tabs, notes, strict=True):
             with tab, guard("The curves"):
                 chart_with_download(
-                    charts.curves(hist, "val_loss", x=x, color="batch size", log_x=(x == "updates"),
-                                  height=260),
-                    f"lesson-{lesson.id}-{x}",
+                    functools.partial(_modes_curve, hist, x), f"lesson-{lesson.id}-{x}",
+                    view=("lesson-modes-curve", lesson.id, runs, x),
                 )
                 st.caption(notes[x])
+
+
+def _modes_curve(hist: Callable[[], pd.DataFrame], x: str):
+    return charts.curves(hist(), "val_loss", x=x, color="batch size", log_x=(x == "updates"), height=260)
+
+
+def _timing_table(out: LessonOutcome) -> pd.DataFrame:
+    timing = out.timing.copy()
+    timing.insert(0, "run", list(out.results))
+    timing = timing.rename(columns={
+        "batch_size": "batch size", "updates_per_epoch": "updates / epoch",
+        "time_per_epoch_s": "time / epoch (s)", "updates_per_s": "updates / s",
+        "samples_per_s": "samples / s", "final_val_loss": "final val loss",
+    })
+    return summaries.lecture_table(timing.to_dict("records"))  # milliseconds, empty cells

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import altair as alt
 import streamlit as st
 
-from ui import charts, state, theme
+from ui import cache, charts, state, theme
 from ui.charts import X_TITLES
 
 X_AXES = ["epoch", "updates", "samples_seen", "time_s"]
@@ -24,18 +24,23 @@ def png_bytes(chart: alt.TopLevelMixin, scale: float = 2.0, present: bool = Fals
     return vl_convert.vegalite_to_png(json.dumps(charts.png_spec(chart, present)), scale=scale)
 
 
-def chart_with_download(chart: alt.TopLevelMixin, name: str, key: str | None = None) -> None:
+def chart_with_download(chart: alt.TopLevelMixin | Callable[[], alt.TopLevelMixin], name: str,
+                        key: str | None = None, view: Hashable | None = None) -> None:
     """Draw ``chart`` in the projector theme with a small "PNG" download button under it.
 
     The chart is as wide as its column and as tall as a share of the browser
     window (more in presentation mode). The PNG, rendered only when the
-    button is clicked, has the same palette and fonts.
+    button is clicked, has the same palette and fonts. The chart is drawn
+    from a spec cached for every session (:func:`ui.cache.draw_chart`); with
+    ``view`` (a key naming everything it shows) ``chart`` may be a function
+    that builds it, called only when no session drew that view before.
     """
     present = theme.presenting()
-    st.altair_chart(charts.themed(chart, present), width="stretch")
+    cache.draw_chart(chart, present, view)
+    build = cache.builder(chart)
     st.download_button(
         "PNG",
-        data=lambda: png_bytes(chart, present=present),
+        data=lambda: png_bytes(build(), present=present),
         file_name=f"{name}.png",
         mime="image/png",
         key=key or f"png_{name}",

@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from engine import data, optim
+from engine import data, limits, optim
 from engine.config import FIELD, FIELDS, RunConfig
 from engine.spec import Hyper
 from ui import state
@@ -52,12 +52,20 @@ def starting_params(optimizer: str) -> dict[str, Any]:
 
 
 def make_config(fields: Mapping[str, Any], **changes: Any) -> RunConfig:
-    """The RunConfig of sidebar fields; a ValueError names the field at fault."""
+    """The RunConfig of sidebar fields; a ValueError names the field at fault.
+
+    A config over the server's work limits (:func:`engine.limits.check`:
+    memory, arithmetic, updates, stored size) is refused here, before any
+    training, with the field, the estimate and the limit: sidebar values and
+    shared links (``?hidden=4096,4096,4096``) both come through here.
+    """
     fields = {**fields, **changes}
     errors = [e for k in [k for k in fields if k.startswith(ERRORS)] for e in fields.pop(k)]
     if errors:
         raise ValueError(errors[0])
-    return RunConfig(**fields)
+    config = RunConfig(**fields)
+    limits.check(config)
+    return config
 
 
 def defaults(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

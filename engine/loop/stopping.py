@@ -8,11 +8,16 @@ more than ``min_delta``, which records the epoch and, with
 With early stopping on, ``patience`` bad epochs in a row stop the run; its
 best parameters are then put back. The best score is tracked even with early
 stopping off, since the run's summary reports it.
+
+:class:`StopPoll` is the other way a run ends early: a stop asked for from
+outside (a superseded page, a closed tab, a cancelled sweep), seen within a
+fraction of a second even in the middle of a long epoch.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,3 +64,28 @@ class EarlyStopping:
         """Put the best parameters back into ``params`` (if they were kept)."""
         if self.best_params is not None:
             np.copyto(params, self.best_params)
+
+
+class StopPoll:
+    """Asks ``should_stop()`` inside an epoch, at most every ``interval`` seconds of wall time.
+
+    A stop asked for between epochs is seen at the end of the current one; a
+    long epoch (one-sample updates on a wide network) would keep a superseded
+    run going for minutes. Each update calls the poll, which reads the clock
+    only (``perf_counter``, tens of nanoseconds) until ``interval`` has passed,
+    so the predicate itself (a shared-memory flag, a cluster event, a page's
+    stop request) runs a few times a second whatever the update costs.
+    """
+
+    __slots__ = ("should_stop", "interval", "next_at")
+
+    def __init__(self, should_stop, interval: float = 0.2) -> None:
+        self.should_stop, self.interval = should_stop, interval
+        self.next_at = time.perf_counter() + interval
+
+    def __call__(self) -> bool:
+        now = time.perf_counter()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.interval
+        return bool(self.should_stop())

@@ -90,9 +90,9 @@ def count_train_calls(monkeypatch):
 
     real_many = engine.train_many
 
-    def counting_many(configs, callback=None):
+    def counting_many(configs, callback=None, **kw):
         calls.extend(c.key() for c in configs)
-        return real_many(configs, callback)
+        return real_many(configs, callback, **kw)
 
     monkeypatch.setattr(engine, "train", counting)
     monkeypatch.setattr(engine, "train_many", counting_many)

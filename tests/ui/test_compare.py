@@ -124,9 +124,9 @@ def test_one_click_trains_the_missing_runs_as_one_stack_equal_to_single_runs(mon
     stacks: list[list[str]] = []
     real_many = engine.train_many
 
-    def recording(configs, callback=None):
+    def recording(configs, callback=None, should_stop=None):
         stacks.append([c.optimizer for c in configs])
-        return real_many(configs, callback)
+        return real_many(configs, callback, should_stop)
 
     monkeypatch.setattr(engine, "train_many", recording)
     at = tiny(optimizers="sgd,rmsprop,adagrad", seeds="2", epochs="3")
