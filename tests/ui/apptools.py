@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +67,8 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text as a reader sees it: Markdown's backslash escapes resolved."""
+    return "\n".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
 
 
 def table(at: AppTest, column: str) -> pd.DataFrame:
@@ -90,9 +92,9 @@ def count_train_calls(monkeypatch):
 
     real_many = engine.train_many
 
-    def counting_many(configs, callback=None, **kw):
+    def counting_many(configs, callback=None, *args, **kw):
         calls.extend(c.key() for c in configs)
-        return real_many(configs, callback, **kw)
+        return real_many(configs, callback, *args, **kw)
 
     monkeypatch.setattr(engine, "train", counting)
     monkeypatch.setattr(engine, "train_many", counting_many)
