@@ -215,15 +215,17 @@ if results:
     tab_curves, tab_small, tab_board, tab_diag = st.tabs(
         ["Curves", "Small multiples", "Leaderboard", "Learning rate & gradients"]
     )
+    # every chart is built once per run set and view, then served to every session
+    view = ("compare", tuple((r.key, legend[e], s) for e, s, r in results), x, y, log_y)
     with tab_curves, guard("The curves"):
         if seeds > 1:
-            chart = charts.band(hist, y, x=x, kind=spread, log_y=log_y)
+            chart = lambda: charts.band(hist, y, x=x, kind=spread, log_y=log_y)  # noqa: E731
             what = "± 1 std" if spread == "std" else "min–max"
             note = f"Lines are the mean over {seeds} seeds, the band is {what}."
         else:
-            chart = charts.curves(hist, y, x=x, log_y=log_y)
+            chart = lambda: charts.curves(hist, y, x=x, log_y=log_y)  # noqa: E731
             note = "Hover to read every optimizer's value; click a legend entry to pick one out."
-        chart_with_download(chart, f"compare-{y}")
+        chart_with_download(chart, f"compare-{y}", view=(*view, "curves", seeds, spread))
         st.caption(
             note + " An optimizer that wins per epoch can lose per second: switch the "
             "x-axis to wall time."
@@ -231,8 +233,8 @@ if results:
     with tab_small, guard("The small multiples"):
         first = hist[hist["seed"] == 0]
         chart_with_download(
-            charts.small_multiples(first, ["train_loss", "val_loss"], x=x, log_y=log_y),
-            "compare-small-multiples",
+            lambda: charts.small_multiples(first, ["train_loss", "val_loss"], x=x, log_y=log_y),
+            "compare-small-multiples", view=(*view, "small multiples"),
         )
         st.caption(
             "One panel per optimizer on shared axes: training loss dashed, validation "
@@ -254,7 +256,7 @@ if results:
         )
         st.download_button(
             "Curves of all runs (CSV)",
-            hist.to_csv(index=False),
+            lambda: hist.to_csv(index=False),
             "compare-curves.csv",
             "text/csv",
             key="compare_dl_curves",
@@ -266,11 +268,13 @@ if results:
         left, right = st.columns(2)
         with left:
             chart_with_download(
-                charts.lr_curve(first, x=x, color="label", log_y=True), "compare-lr"
+                lambda: charts.lr_curve(first, x=x, color="label", log_y=True), "compare-lr",
+                view=(*view, "lr"),
             )
         with right:
             chart_with_download(
-                charts.curves(first, "update_ratio", x=x, log_y=True), "compare-update-ratio"
+                lambda: charts.curves(first, "update_ratio", x=x, log_y=True), "compare-update-ratio",
+                view=(*view, "update ratio"),
             )
         st.caption(
             "Left: each optimizer's learning rate. Right: the relative size of its "
