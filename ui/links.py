@@ -183,7 +183,7 @@ def apply_link(page: str, arriving: bool = False) -> bool:
             run = state.parse_int(raw_run, 1, len(labels)) - 1
         except ValueError:
             state.warn(
-                f"URL parameter `run={raw_run[:20]}` was ignored (this lesson has runs 1 to "
+                f"URL parameter run ({state.plain(raw_run, 20)}) was ignored (this lesson has runs 1 to "
                 f"{len(labels)}); showing run 1."
             )
     qp.from_dict({**keep, **page_query(lesson, run)})

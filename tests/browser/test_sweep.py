@@ -42,7 +42,7 @@ def test_a_tiny_sweep_from_its_url_draws_the_sensitivity_plot(page, app_url):
 def test_cancel_abandons_the_sweep_and_run_continues_it(page, app_url):
     # 2 optimizers × 8 trials on digits, then 3 seed re-runs and 3 runs at the defaults each;
     # cancelled as soon as the button shows, so whatever finished by then is kept
-    open_page(page, app_url, "sweep?dataset=digits&hidden=32&epochs=10&optimizers=sgd,adam&trials=8&seeds=3")
+    open_page(page, app_url, "sweep?dataset=digits&hidden=32&epochs=40&optimizers=sgd,adam&trials=8&seeds=3")
     run_button(page).click()
     cancel = page.locator(".st-key-sweep_cancel").get_by_role("button")
     cancel.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
