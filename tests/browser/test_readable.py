@@ -61,6 +61,18 @@ def painted(canvases) -> list[dict]:
     return out
 
 
+def open_comparison(page, app_url: str) -> None:
+    """Open the tiny SGD-against-SGD-with-momentum comparison and wait for its charts.
+
+    A fresh session trains what it opens; a build that does not gets its button pressed.
+    """
+    open_page(page, app_url, COMPARE)
+    if not page.locator('[data-testid="stMain"] .vega-embed svg').count():
+        run = page.locator(".st-key-compare_run").get_by_role("button")
+        run_and_wait(page, run.click, timeout=RUN_TIMEOUT_MS)
+    page.locator('[data-testid="stMain"] .vega-embed svg').first.wait_for(state="visible")
+
+
 def svg_texts(locator) -> list[str]:
     """The text of SVG ``<text>`` elements (they have no ``innerText``)."""
     return locator.evaluate_all("ts => ts.map(t => t.textContent)")
@@ -81,9 +93,8 @@ def grid_rows(table, header: str) -> tuple[list[str], list[list[str]]]:
 
 def test_compare_legend_and_leaderboard_name_the_momentum_that_differs(page, app_url):
     page.set_viewport_size({"width": 1280, "height": 800})
-    open_page(page, app_url, COMPARE)  # a fresh session trains what it opens
-    chart = page.locator(".vega-embed svg").first
-    chart.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    open_comparison(page, app_url)
+    chart = page.locator('[data-testid="stMain"] .vega-embed svg').first
     legend = svg_texts(chart.locator(".role-legend-label text"))
     # plain SGD keeps its registry default (momentum 0); before, both read "sgd · lr 0.05"
     assert sorted(legend) == ["SGD (torch) · momentum 0", "SGD (torch) · momentum 0.9"], legend
@@ -147,9 +158,8 @@ def test_playground_defaults_converge_on_the_surface_with_signed_ticks(page, app
 
 def test_tick_labels_are_large_and_dark_and_charts_grow_with_the_window(page, app_url):
     page.set_viewport_size({"width": 1280, "height": 800})
-    open_page(page, app_url, COMPARE)
+    open_comparison(page, app_url)
     chart = page.locator('[data-testid="stMain"] .vega-embed').first
-    chart.locator("svg").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
     styles = chart.locator(".role-axis-label text").evaluate_all(
         "ts => ts.map(t => { const s = getComputedStyle(t); return [t.textContent, s.fontSize, s.fill]; })"
     )
@@ -162,8 +172,7 @@ def test_tick_labels_are_large_and_dark_and_charts_grow_with_the_window(page, ap
     # the same page opened on a projector is taller. The height is a share of the window
     # when the chart is drawn (Vega's windowSize()); resizing an open page keeps it.
     page.set_viewport_size({"width": 1920, "height": 1080})
-    open_page(page, app_url, COMPARE)
-    chart.locator("svg").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    open_comparison(page, app_url)
     assert chart.bounding_box()["height"] > small + 40, (small, chart.bounding_box())
     assert_no_exception(page)
 
