@@ -52,16 +52,7 @@ class Adam(Optimizer):
         if type(self) in (Adam, AdamW) and kernels.enabled() and kernels.adam_step(
                 self, params, grad, state, decoupled):
             return  # the same update, fused into one pass (engine.fused.adam_step)
-        g = self.working_grad(params, grad, 0.0 if decoupled else wd, readonly=True)
-        state["step"] += 1
-        t = state["step"]
-        if decoupled:
-            self.decay_weights(params, wd)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        self.lerp(m, g, 1 - b1)
-        self.ema_sq(v, g, b2)
-        bc1 = 1 - b1**t
-        bc2 = 1 - b2**t
+        m, v, t, bc1, bc2 = self.adam_moments(params, grad, state, wd, decoupled)
         step_size = lr / bc1
         if self.hp["amsgrad"]:
             v = state["max_exp_avg_sq"]

@@ -132,6 +132,29 @@ class Optimizer:
         v *= beta
         v += tmp
 
+    def adam_moments(
+        self, params: np.ndarray, grad: np.ndarray, state: dict[str, Any], weight_decay: float,
+        decoupled: bool,
+    ) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+        """The first half of every Adam-family step, in torch's order::
+
+            g ← ∇ (+ λθ unless decoupled) ;  t ← t + 1 ;  θ ← θ(1 − γλ) if decoupled
+            m ← lerp(m, g, 1 − β₁) ;  v ← β₂v + (1 − β₂)g²
+
+        Returns ``(m, v, t, 1 − β₁ᵗ, 1 − β₂ᵗ)``; ``state`` holds ``step``,
+        ``exp_avg`` and ``exp_avg_sq``.
+        """
+        b1, b2 = self.hp["betas"]
+        g = self.working_grad(params, grad, 0.0 if decoupled else weight_decay, readonly=True)
+        state["step"] += 1
+        t = state["step"]
+        if decoupled:
+            self.decay_weights(params, weight_decay)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        self.lerp(m, g, 1 - b1)
+        self.ema_sq(v, g, b2)
+        return m, v, t, 1 - b1**t, 1 - b2**t
+
     def state_norms(self, state: Mapping[str, Any]) -> dict[str, float]:
         """L2 norm of every array in the state, for the diagnostics charts."""
         return {

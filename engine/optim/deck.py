@@ -124,16 +124,7 @@ class AdamDeck(Optimizer):
         b1, b2 = self.hp["betas"]
         lr, wd, eps = self.lr, self.hp["weight_decay"], self.hp["eps"]
         decoupled = self.decoupled or self.hp.get("decoupled_weight_decay", False)
-        g = self.working_grad(params, grad, 0.0 if decoupled else wd, readonly=True)
-        state["step"] += 1
-        t = state["step"]
-        if decoupled:
-            self.decay_weights(params, wd)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        self.lerp(m, g, 1 - b1)
-        self.ema_sq(v, g, b2)
-        bc1 = 1 - b1**t
-        bc2 = 1 - b2**t
+        m, v, t, bc1, bc2 = self.adam_moments(params, grad, state, wd, decoupled)
         d = self.buffer("d", params)
         if self.hp["eps_under"] == "v_hat":
             # deck 001: −μ·ŝ/√(r̂ + β)

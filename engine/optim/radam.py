@@ -42,16 +42,7 @@ class RAdam(Optimizer):
         b1, b2 = self.hp["betas"]
         lr, wd = self.lr, self.hp["weight_decay"]
         decoupled = self.hp["decoupled_weight_decay"]
-        g = self.working_grad(params, grad, 0.0 if decoupled else wd, readonly=True)
-        state["step"] += 1
-        t = state["step"]
-        if decoupled:
-            self.decay_weights(params, wd)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        self.lerp(m, g, 1 - b1)
-        self.ema_sq(v, g, b2)
-        bc1 = 1 - b1**t
-        bc2 = 1 - b2**t
+        m, v, t, bc1, bc2 = self.adam_moments(params, grad, state, wd, decoupled)
         upd = self.buffer("upd", params)
         np.divide(m, bc1, out=upd)
         upd *= lr
