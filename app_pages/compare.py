@@ -63,12 +63,6 @@ links.begin(PAGE)
 fields = sidebar.render(PAGE, SIDEBAR_GROUPS[PAGE], START)
 
 chosen = entries.pick(PAGE, DEFAULT_ENTRIES)
-# the chosen optimizers wrap onto more lines instead of scrolling out of sight
-st.html(
-    "<style>.st-key-compare_optimizers [data-testid='stMultiSelectTagsContainer'] "
-    "{ flex-wrap: wrap; overflow: visible; height: auto; }"
-    ".st-key-compare_optimizers div { max-height: none !important; }</style>"
-)
 params = entries.settings(PAGE, chosen, {e: sidebar.starting_params(entries.base(e)) for e in chosen})
 
 c1, c2, c3, c4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")

@@ -105,6 +105,12 @@ def pick(
                 icon=":material/add:",
                 help="Add a copy of the optimizer on the left.",
             )
+    # the chosen optimizers wrap onto more lines instead of scrolling out of sight
+    st.html(
+        f"<style>.st-key-{key} [data-testid='stMultiSelectTagsContainer'] "
+        "{ flex-wrap: wrap; overflow: visible; height: auto; }"
+        f".st-key-{key} div {{ max-height: none !important; }}</style>"
+    )
     return list(entries)
 
 
