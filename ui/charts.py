@@ -114,9 +114,14 @@ def theme_config(present: bool = False) -> dict[str, Any]:
 
 
 def height_expr(present: bool = False) -> str:
-    """A Vega expression for a chart height that follows the browser window's height."""
+    """A Vega expression for a chart height that follows the browser window's height.
+
+    ``windowSize()`` is no signal, so the expression also reads ``width`` (the
+    container's width, which Vega updates when the window is resized): that
+    makes Vega evaluate it again on every resize, and ``0 * width`` adds nothing.
+    """
     share, lo, hi = HEIGHT_SHARE[bool(present)]
-    return f"clamp(windowSize()[1] * {share}, {lo}, {hi})"
+    return f"clamp(windowSize()[1] * {share}, {lo}, {hi}) + 0 * width"
 
 
 def _composed(chart: alt.TopLevelMixin) -> bool:

@@ -16,6 +16,7 @@ Each test opens a fresh browser context and keeps to tiny configurations.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from browsertools import EXCEPTIONS, WATCH_RUNS_JS, open_page, run_and_wait, wait_idle
@@ -156,6 +157,17 @@ def test_playground_defaults_converge_on_the_surface_with_signed_ticks(page, app
 # -- item 4: large dark tick labels, charts that follow the window -------------
 
 
+def expect_taller(chart, than: float, timeout_s: float = 10.0) -> None:
+    """Wait until ``chart`` is taller than ``than`` pixels (Vega relayouts after a resize)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        box = chart.bounding_box()
+        if box and box["height"] > than:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the chart stayed {chart.bounding_box()} after the window grew")
+
+
 def test_tick_labels_are_large_and_dark_and_charts_grow_with_the_window(page, app_url):
     page.set_viewport_size({"width": 1280, "height": 800})
     open_comparison(page, app_url)
@@ -169,9 +181,10 @@ def test_tick_labels_are_large_and_dark_and_charts_grow_with_the_window(page, ap
         r, g, b = (int(v) for v in re.findall(r"\d+", fill)[:3])
         assert 0.2126 * r + 0.7152 * g + 0.0722 * b < 80, (text, fill)  # dark, not light grey
     small = chart.bounding_box()["height"]
-    # the same page opened on a projector is taller. The height is a share of the window
-    # when the chart is drawn (Vega's windowSize()); resizing an open page keeps it.
+    # a window made larger (a projector) makes the open page's charts taller, ...
     page.set_viewport_size({"width": 1920, "height": 1080})
+    expect_taller(chart, small + 40)
+    # ... and so does the same page opened on a projector
     open_comparison(page, app_url)
     assert chart.bounding_box()["height"] > small + 40, (small, chart.bounding_box())
     assert_no_exception(page)
