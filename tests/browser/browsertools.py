@@ -13,6 +13,7 @@ a widget's lazily loaded code arrives (a page can be idle with its buttons not y
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -166,3 +169,13 @@ def screenshot(page, path: Path) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def grid_rows(table, header: str) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of an ``st.dataframe`` from the accessible table behind its canvas,
+    once it has a column ``header`` (the table is filled in after the canvas shows)."""
+    named = table.locator('th[role="columnheader"]').filter(has_text=re.compile(f"^{re.escape(header)}$"))
+    expect(named).to_have_count(1)
+    headers = table.locator('th[role="columnheader"]').all_inner_texts()
+    rows = [r.locator("td").all_inner_texts() for r in table.locator('tr[role="row"]').all()]
+    return headers, [r for r in rows if r]

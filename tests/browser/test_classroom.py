@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsertools import CHARTS, EXCEPTIONS, open_page, run_and_wait, wait_idle
+from browsertools import CHARTS, EXCEPTIONS, grid_rows, open_page, run_and_wait, wait_idle
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 RUN_TIMEOUT_MS = 180_000
 TICKED = '[data-testid="stDataFrame"] tr[role="row"][aria-selected="true"]'
-HEADERS = '[data-testid="stDataFrame"] th[role="columnheader"]'
 
 
 def assert_no_exception(page) -> None:
@@ -116,10 +115,10 @@ def test_runs_delete_names_the_runs_and_clears_the_selection(page, app_url):
     page.set_viewport_size({"width": 1280, "height": 800})
     open_page(page, app_url, "?epochs=3")  # a run of its own (a fresh session trains it)
     open_page(page, app_url, "runs?search=")
-    headers = page.locator(HEADERS).all_inner_texts()
+    table = page.locator('[data-testid="stDataFrame"]').first
+    headers, _ = grid_rows(table, "best val loss")  # waits: the grid fills in after its canvas
     assert headers[:6] == ["label", "optimizer", "lr", "hidden", "dataset", "status"]
     assert headers[6] == "best val loss"
-    table = page.locator('[data-testid="stDataFrame"]').first
     table.scroll_into_view_if_needed()
     box = table.bounding_box()
     run_and_wait(page, lambda: page.mouse.click(box["x"] + 18, box["y"] + 35 + 17))

@@ -19,7 +19,7 @@ import re
 import time
 
 import pytest
-from browsertools import EXCEPTIONS, WATCH_RUNS_JS, open_page, run_and_wait, wait_idle
+from browsertools import EXCEPTIONS, WATCH_RUNS_JS, grid_rows, open_page, run_and_wait, wait_idle
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -77,16 +77,6 @@ def open_comparison(page, app_url: str) -> None:
 def svg_texts(locator) -> list[str]:
     """The text of SVG ``<text>`` elements (they have no ``innerText``)."""
     return locator.evaluate_all("ts => ts.map(t => t.textContent)")
-
-
-def grid_rows(table, header: str) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of an ``st.dataframe`` from the accessible table behind its canvas,
-    once it has a column ``header`` (the table is filled in after the canvas shows)."""
-    named = table.locator('th[role="columnheader"]').filter(has_text=re.compile(f"^{re.escape(header)}$"))
-    expect(named).to_have_count(1)
-    headers = table.locator('th[role="columnheader"]').all_inner_texts()
-    rows = [r.locator("td").all_inner_texts() for r in table.locator('tr[role="row"]').all()]
-    return headers, [r for r in rows if r]
 
 
 # -- item 1: the legend names the setting that differs -------------------------
