@@ -1,16 +1,17 @@
 """Train: one network, one optimizer, every diagnostic."""
 
+import functools
 import json
 
 import streamlit as st
 
 from engine import data, optim
 from engine.config import RunConfig
-from engine.train import decision_surface
 from ui import cache, charts, checkpoints, links, sidebar, state
 from ui.defaults import TRAIN_START
 from ui.pages import SIDEBAR_GROUPS
 from ui.results import (
+    boundary_chart,
     chart_with_download,
     downloads,
     guard,
@@ -88,6 +89,7 @@ else:
     with c2:
         log_y = log_toggle("train_log_y")
     h = result.history
+    view = ("train", result.key, x, log_y)  # names everything the charts below draw
     metric_col = "val_r2" if result.task == "regression" else "val_acc"
     two_d = bool(data.REGISTRY[result.config.dataset].extra.get("two_d"))
     names = (
@@ -105,18 +107,18 @@ else:
         left, right = st.columns(2)
         with left:
             chart_with_download(
-                charts.curves(
+                lambda: charts.curves(
                     h, ["train_loss", "val_loss"], x=x, color=None, log_y=log_y, y_title="loss"
                 ),
-                "loss",
+                "loss", view=(*view, "loss"),
             )
         with right:
             ys = [c for c in ("train_acc", metric_col) if c in h]
             chart_with_download(
-                charts.curves(
+                lambda: charts.curves(
                     h, ys, x=x, color=None, y_title="R²" if metric_col == "val_r2" else "accuracy"
                 ),
-                "metric",
+                "metric", view=(*view, "metric"),
             )
         st.caption(
             "Dashed: training split, solid: validation split. A widening gap is "
@@ -124,7 +126,8 @@ else:
             "not only how many epochs they took."
         )
     with tabs["Learning rate"], guard("The learning-rate chart"):
-        chart_with_download(charts.lr_curve(h, x=x, log_y=log_y), "learning-rate")
+        chart_with_download(lambda: charts.lr_curve(h, x=x, log_y=log_y), "learning-rate",
+                            view=(*view, "learning-rate"))
         st.caption(
             "The learning rate each evaluation used: flat unless a schedule is chosen "
             "(sidebar → Schedule, stopping and clipping)."
@@ -132,10 +135,12 @@ else:
     with tabs["Gradients"], guard("The gradient chart"):
         left, right = st.columns(2)
         with left:
-            chart_with_download(charts.grad_norms(h, x=x), "gradient-norms")
+            chart_with_download(lambda: charts.grad_norms(h, x=x), "gradient-norms",
+                                view=(*view, "gradient-norms"))
         with right:
             chart_with_download(
-                charts.curves(h, "update_ratio", x=x, color=None, log_y=True), "update-ratio"
+                lambda: charts.curves(h, "update_ratio", x=x, color=None, log_y=True), "update-ratio",
+                view=(*view, "update-ratio"),
             )
         st.caption(
             "Left: the gradient norm of each layer (log scale). When the first layer's "
@@ -145,7 +150,8 @@ else:
         )
     with tabs["Optimizer state"], guard("The optimizer-state chart"):
         if any(c.startswith("state_norm_") for c in h.columns):
-            chart_with_download(charts.state_norms(h, x=x), "optimizer-state")
+            chart_with_download(lambda: charts.state_norms(h, x=x), "optimizer-state",
+                                view=(*view, "optimizer-state"))
             st.caption(
                 "What the optimizer remembers between updates: momentum buffers, Adam's "
                 "first and second moments, AdaGrad's accumulator (it only grows, so "
@@ -158,13 +164,8 @@ else:
             )
     if two_d:
         with tabs["Decision boundary"], guard("The decision boundary"):
-            surf = decision_surface(result)
-            task = (
-                "regression"
-                if result.task == "regression"
-                else ("binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass")
-            )
-            chart_with_download(charts.decision_boundary(surf, task), "decision-boundary")
+            chart_with_download(functools.partial(boundary_chart, result), "decision-boundary",
+                                view=("train-boundary", result.key))
             st.caption(
                 "The background is what the trained network predicts at each point of "
                 "the plane; dots are the training samples. Compare a linear model "

@@ -424,13 +424,64 @@ def sweep_runs(optimizers: Sequence[str], space: dict, trials: int, seeds: int, 
 # by what it shows, and drawn with st.vega_lite_chart.
 
 
+# Building a view that is not cached yet (an Altair chart, a decision surface) is the one
+# heavy thing a page does on the server. One build at a time: cached views (a class on one
+# lesson link) then share the GIL with one build, not with fifty students' fresh results,
+# and the builds themselves finish first-come first-served instead of all together.
+_BUILD = threading.RLock()  # reentrant: a build may ask for another view
+_BUILT: dict[Hashable, None] = {}  # views built here (oldest first): most likely still cached
+_BUILT_MAX = 4096
+_FREE = threading.local()  # set while a thread computes without the gate
+
+
+def _gated(key: Hashable, call: Callable[[], Any]) -> Any:
+    """``call()`` (a cached function), under the build gate unless ``key`` was built before.
+
+    A view built before is most likely a cache hit, which must not wait behind a build. The
+    gate is always taken before the cache's own per-key lock, and a thread that skipped it
+    never waits for it (its nested views skip it too), so the two locks cannot deadlock.
+    """
+    if key in _BUILT or getattr(_FREE, "on", False):
+        before, _FREE.on = getattr(_FREE, "on", False), True
+        try:
+            return call()
+        finally:
+            _FREE.on = before
+    with _BUILD:
+        out = call()
+    _BUILT[key] = None
+    while len(_BUILT) > _BUILT_MAX:
+        _BUILT.pop(next(iter(_BUILT)), None)
+    return out
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _chart_spec(view: Hashable, present: bool | None, _build: Callable[[], Any]) -> dict:
-    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
-
     chart = _build()
-    # the spec st.altair_chart would send: its data as Arrow bytes, validated once here
-    return _convert_altair_to_vega_lite_spec(chart if present is None else charts.themed(chart, present))
+    return vega_spec(chart if present is None else charts.themed(chart, present))
+
+
+def vega_spec(chart: Any) -> dict:
+    """The Vega-Lite spec ``st.altair_chart`` would send for ``chart``, its data as Arrow bytes,
+    without validating it against the Vega-Lite schema.
+
+    Altair's validation is about a third of a fresh chart's server time; the chart builders
+    are validated by their tests (``tests/ui/test_charts.py`` calls ``to_dict()``), not per view.
+    This is Streamlit's own conversion (``_convert_altair_to_vega_lite_spec``) with
+    ``validate=False``.
+    """
+    import altair as alt
+    from streamlit.elements import vega_charts
+
+    datasets: dict[str, Any] = {}
+    alt.data_transformers.register("to_arrow_dataset", vega_charts._to_arrow_dataset)
+    # the theme and the data transformer are process-wide: Streamlit's lock keeps them per call
+    with vega_charts._altair_globals_lock:
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else contextlib.nullcontext()
+        with theme, alt.data_transformers.enable("to_arrow_dataset", datasets=datasets):
+            spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**(spec.get("datasets") or {}), **datasets}
+    return spec
 
 
 def chart_view(chart: Any) -> tuple | None:
@@ -457,7 +508,9 @@ def draw_chart(chart: Any, present: bool | None = None, view: Hashable | None = 
         if view is None:
             st.altair_chart(chart if present is None else charts.themed(chart, present), width="stretch")
             return
-    st.vega_lite_chart(_chart_spec(view, present, builder(chart)), width="stretch")
+    build = builder(chart)
+    spec = _gated(("chart", view, present), lambda: _chart_spec(view, present, build))
+    st.vega_lite_chart(spec, width="stretch")
 
 
 def builder(chart: Any) -> Callable[[], Any]:
@@ -475,7 +528,7 @@ def _view_data(view: Hashable, _build: Callable[[], Any]) -> Any:
 def view_data(view: Hashable, build: Callable[[], Any]) -> Any:
     """``build()`` once per ``view`` (a table, a frame a chart needs), shared by every session;
     ``view`` must name everything the value depends on. Each caller gets its own copy."""
-    return _view_data(view, build)
+    return _gated(("data", view), lambda: _view_data(view, build))
 
 
 def run_keys(results: Any) -> tuple[str, ...]:

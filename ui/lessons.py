@@ -27,7 +27,7 @@ from engine.lessons import Lesson, LessonOutcome
 from ui import cache, charts, links, state, summaries
 from ui import paths as ui_paths
 from ui.pages import ICONS
-from ui.results import chart_with_download, guard
+from ui.results import boundary_chart, chart_with_download, guard
 
 PAGE = "lessons"
 KEY = "lessons_lesson"  # the open lesson (query parameter ``lesson``)
@@ -530,11 +530,7 @@ def _train(lesson: Lesson, out: LessonOutcome) -> None:
 
 
 def _boundary(r):
-    from engine.train import decision_surface
-
-    surf = decision_surface(r)
-    task = "binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass"
-    return charts.decision_boundary(surf, task, height=260)
+    return boundary_chart(r, height=260)
 
 
 def _train_table(out: LessonOutcome) -> pd.DataFrame:

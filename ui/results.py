@@ -51,6 +51,20 @@ def chart_with_download(chart: alt.TopLevelMixin | Callable[[], alt.TopLevelMixi
     )
 
 
+def boundary_chart(result: Any, height: int | None = None) -> alt.TopLevelMixin:
+    """The decision boundary of a run on 2-D data: its network's prediction over the plane
+    (``engine.train.decision_surface``) behind the training samples."""
+    from engine.train import decision_surface
+
+    surf = decision_surface(result)
+    if result.task == "regression":
+        task = "regression"
+    else:
+        task = "binary" if len(set(surf["y"].tolist())) <= 2 else "multiclass"
+    return charts.decision_boundary(surf, task) if height is None else (
+        charts.decision_boundary(surf, task, height=height))
+
+
 @contextlib.contextmanager
 def guard(what: str = "This part of the page") -> Iterator[None]:
     """Show an error instead of a traceback (Streamlit's own stop/rerun still pass)."""

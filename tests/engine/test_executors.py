@@ -54,8 +54,11 @@ def pool():
 def cluster():
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as lc:
+    # its workers are spawned: from a bare __main__, not an app page an earlier test ran as one
+    with E._bare_main():
+        lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None)
+    with lc:
         ex = E.DaskExecutor(lc.scheduler_address)
         yield ex
         ex.close()
