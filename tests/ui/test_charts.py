@@ -352,3 +352,25 @@ def test_bands_on_the_time_axis_interpolate_every_seed_onto_one_grid():
     hist["epoch"] = hist.groupby("seed").cumcount()
     by_epoch = ch.band_frame(hist, "val_loss", x="epoch")
     assert len(by_epoch) == 11 and (by_epoch["runs"] == 3).all()
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_the_unvalidated_spec_a_page_draws_is_streamlits_validated_spec(present):
+    # pages draw ui.cache.vega_spec (no schema validation per view); Streamlit's own
+    # conversion validates, so equal specs mean every drawn chart is valid Vega-Lite
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    from ui.cache import vega_spec
+
+    h = history()
+    built = [
+        charts.curves(h, ["train_loss", "val_loss"], color=None, y_title="loss"),
+        charts.curves(h, "val_loss", log_y=True),
+        charts.band(history(seeds=3), "val_loss", kind="minmax"),
+        charts.grad_norms(h[h["label"] == "adam"]),
+        charts.state_norms(h[h["label"] == "adam"]),
+        charts.lr_curve(h[h["label"] == "adam"]),
+    ]
+    for chart in built:
+        themed = charts.themed(chart, present)
+        assert vega_spec(themed) == _convert_altair_to_vega_lite_spec(themed)
