@@ -370,6 +370,7 @@ async def _later(delay: float, base_ws: str, query: dict[str, str], page: str, t
     return await visit(base_ws, query, page, None, timeout)
 
 
+NOTES = "<!-- notes: written by hand, kept when the tables above are regenerated -->"
 READER_START_S = 5.0  # the first reader during the trainings opens this long after the presses
 READER_GAP_S = 5.0  # and the next ones this far apart
 
@@ -507,7 +508,8 @@ def report(rows: Sequence[Row], machine: str, args: argparse.Namespace, busy: bo
         "`ForwardMsg.script_finished`), so the latencies are the server's: from opening the "
         "websocket to the end of the page's script run (for Train, to the end of the run the button "
         "press started). *Rendered*: the script finished successfully and showed no exception. "
-        "*Trainings*: runs added to the store during the scenario. *Peak RSS*: the server's process "
+        "*Trainings*: runs added to the store during the scenario (the server's background warm-up "
+        "of the pages' default runs may add a few). *Peak RSS*: the server's process "
         "tree, sampled every 0.1 s (the warm-up row also includes the kernel's high-water mark).",
         "",
         table(rows),
@@ -554,7 +556,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out == "-":
         print(text)
     else:
-        Path(args.out).write_text(text)
+        out = Path(args.out)
+        old = out.read_text() if out.exists() else ""
+        if NOTES in old:  # the hand-written analysis below the marker survives a new run
+            text = text.rstrip("\n") + "\n\n" + NOTES + old.split(NOTES, 1)[1]
+        out.write_text(text)
         print(f"wrote {args.out}")
     return 0 if all(r.rendered == r.n for r in rows) else 1
 
