@@ -44,20 +44,42 @@ IDLE_JS = """() => {
     // running icons of the status widget; skeletons stand in for widgets whose code is loading
     && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
       + ' [data-testid="stStatusWidgetRunningManIcon"], [data-testid="stSkeleton"]');
-  // idle for a while in a row: a rerun (st.rerun, a page switch) passes through notRunning
-  if (!idle) { window.__optlabIdleSince = undefined; return false; }
+  // idle for a while in a row, with no frame from the server meanwhile: a rerun (st.rerun, a
+  // page switch) passes through notRunning, and a fast one may never show "running" at all
+  const frames = window.__optlabFrames ?? 0;
+  if (!idle || frames !== window.__optlabIdleFrames) {
+    window.__optlabIdleFrames = frames;
+    window.__optlabIdleSince = undefined;
+    return false;
+  }
   window.__optlabIdleSince ??= performance.now();
   return performance.now() - window.__optlabIdleSince >= STABLE_MS;
 }""".replace("STABLE_MS", str(STABLE_MS))
 
-# counts changes of the script state from now on (any change means a rerun has begun)
+# counts changes of the script state from now on (any change means a rerun has begun), and
+# notes the frame count, so that a frame from now on shows the server answered
 WATCH_RUNS_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   window.__optlabRuns = 0;
+  window.__optlabFramesBefore = window.__optlabFrames ?? 0;
   if (window.__optlabObserver) window.__optlabObserver.disconnect();
   window.__optlabObserver = new MutationObserver(records => { window.__optlabRuns += records.length; });
   window.__optlabObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
+
+# counts the frames the app's websocket receives (installed before any page script runs): a
+# rerun served from caches can finish within one frontend render, so the script state
+# attribute may never show "running" and only the frames tell that the server answered
+COUNT_FRAMES_JS = """(() => {
+  const Native = window.WebSocket;
+  window.__optlabFrames = 0;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { window.__optlabFrames += 1; });
+    }
+  };
+})();"""
 
 CHARTS = ".vega-embed canvas, .vega-embed svg"
 EXCEPTIONS = '[data-testid="stException"]'
@@ -143,7 +165,9 @@ def run_and_wait(page, action, timeout: float = TIMEOUT_MS) -> None:
     wait_idle(page, timeout)
     page.evaluate(WATCH_RUNS_JS)
     action()
-    page.wait_for_function("() => window.__optlabRuns > 0", timeout=timeout, polling=50)
+    # a rerun began (the script state changed) or the server answered the action
+    page.wait_for_function("() => window.__optlabRuns > 0 || window.__optlabFrames > window.__optlabFramesBefore",
+                           timeout=timeout, polling=50)
     wait_idle(page, timeout)
 
 

@@ -17,7 +17,7 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:  # browsertools, for this conftest and the tests
     sys.path.insert(0, str(Path(__file__).parent))
 
-from browsertools import CHROMIUM, CHROMIUM_ARGS, FAILURES, TIMEOUT_MS, AppServer  # noqa: E402
+from browsertools import CHROMIUM, CHROMIUM_ARGS, COUNT_FRAMES_JS, FAILURES, TIMEOUT_MS, AppServer  # noqa: E402
 
 
 def _unavailable(reason: str):
@@ -70,6 +70,7 @@ def page(browser, request):
     """
     context = browser.new_context(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(COUNT_FRAMES_JS)
     pg = context.new_page()
     yield pg
     rep = getattr(request.node, "rep_call", None)
