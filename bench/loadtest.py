@@ -402,7 +402,8 @@ def distinct(n: int, readers: int = 5, lesson: str = LESSON,
         peak = s.peak_kb / 1024
     train_row = Row(f"{n} students press Train, each with its own lr", n, visits[:n], peak, trained, wall)
     during = Row(f"… meanwhile {readers} students open the warmed lesson, one every {READER_GAP_S:.0f} s "
-                 f"from {READER_START_S:.0f} s after the presses", readers, visits[n + readers:], peak, 0, wall)
+                 f"from {READER_START_S:.0f} s after the presses", readers, visits[n + readers:], peak, 0,
+                 wall)
     burst = Row(f"… and {readers} open it at the same instant as the {n} presses (the worst case)", readers,
                 visits[n:n + readers], peak, 0, wall)
     return train_row, during, burst

@@ -166,8 +166,8 @@ def run_and_wait(page, action, timeout: float = TIMEOUT_MS) -> None:
     page.evaluate(WATCH_RUNS_JS)
     action()
     # a rerun began (the script state changed) or the server answered the action
-    page.wait_for_function("() => window.__optlabRuns > 0 || window.__optlabFrames > window.__optlabFramesBefore",
-                           timeout=timeout, polling=50)
+    began = "() => window.__optlabRuns > 0 || window.__optlabFrames > window.__optlabFramesBefore"
+    page.wait_for_function(began, timeout=timeout, polling=50)
     wait_idle(page, timeout)
 
 
