@@ -111,16 +111,15 @@ def _controller():
 
 
 def _engine_blas_policy(batch: int, hidden: tuple[int, ...]):
-    """The BLAS-thread limit engine.train applies to this batch size (one thread for small
-    work, ``engine.train.SMALL_WORK``), so the core loop runs like the engine; none if the engine
-    has no such policy."""
+    """The BLAS-thread limit engine.train applies by default to this batch size (one thread for
+    small work, ``engine.train.SMALL_WORK``, else ``LARGE_WORK_THREADS``), so the core loop runs
+    like the engine; none if the engine has no such policy."""
     try:
-        from engine.train import SMALL_WORK
+        from engine.train import LARGE_WORK_THREADS, SMALL_WORK
     except ImportError:
         return contextlib.nullcontext()
-    if batch * max((*hidden, 64)) <= SMALL_WORK:
-        return _controller().limit(limits=1, user_api="blas")
-    return contextlib.nullcontext()
+    small = batch * max((*hidden, 64)) <= SMALL_WORK
+    return _controller().limit(limits=1 if small else LARGE_WORK_THREADS, user_api="blas")
 
 
 def engine_core(problem: Problem, cell: Cell, dtype: str) -> Timing:

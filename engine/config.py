@@ -22,6 +22,7 @@ from engine.nn.losses import MSE_FORMS
 from engine.spec import Hyper
 
 MODES = ("batch", "sgd", "minibatch")
+MAX_THREADS = 8  # BLAS threads a run may ask for
 MAX_EPOCHS = 10_000
 
 
@@ -172,6 +173,10 @@ class RunConfig:
     dtype: str = _field(
         "float64", "Floating-point type of the parameters and data.", "choice",
         choices=("float64", "float32"), group="advanced", stacks=True, label="Precision")
+    threads: int = _field(
+        0, "BLAS threads for the matrix products. 0 picks 1 for small work and 2 for large batches "
+        "of wide layers. The count changes how sums are split, so it is part of the run.", "int",
+        low=0, high=MAX_THREADS, group="advanced", stacks=True, label="BLAS threads")
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:

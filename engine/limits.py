@@ -36,6 +36,8 @@ operator sets them with environment variables:
                           minutes of one core)
 ``OPTLAB_MAX_UPDATES``    optimizer updates of one run (default 1000000)
 ``OPTLAB_MAX_STORED_MB``  size of one stored run, in MB (default 128)
+``OPTLAB_MAX_THREADS``    BLAS threads one run may ask for (default 2; ``threads`` 0 asks
+                          for at most 2)
 
 Each takes a positive number; ``inf`` lifts that cap. The command line lifts
 all of them with ``--no-limits``.
@@ -61,6 +63,7 @@ ENV = {
     "gflop": "OPTLAB_MAX_GFLOP",
     "updates": "OPTLAB_MAX_UPDATES",
     "stored_mb": "OPTLAB_MAX_STORED_MB",
+    "threads": "OPTLAB_MAX_THREADS",
 }
 
 # element-wise work of one update besides the optimizer's own (copying the previous
@@ -83,6 +86,7 @@ class Limits:
     gflop: float = 200.0
     updates: float = 1_000_000
     stored_mb: float = 128.0
+    threads: float = 2  # BLAS threads of one run: a pool of runs must not oversubscribe the cores
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
@@ -105,7 +109,7 @@ class Limits:
 
     @classmethod
     def none(cls) -> Limits:
-        return cls(math.inf, math.inf, math.inf, math.inf)
+        return cls(math.inf, math.inf, math.inf, math.inf, math.inf)
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,10 @@ def check(config: RunConfig, limits: Limits | None = None) -> Cost:
     if cost.gflop > limits.gflop:
         refuse(_arithmetic_field(config, cost, limits), f"{_count(cost.gflop)} GFLOP of arithmetic",
                f"{_count(limits.gflop)} GFLOP", ENV["gflop"])
+    from engine.train import blas_threads
+
+    if (n := blas_threads(config)) > limits.threads:
+        refuse("threads", f"{n} BLAS threads", f"{limits.threads:g}", ENV["threads"])
     if cost.stored_bytes > limits.stored_mb * MB:
         refuse(_stored_field(config, cost), f"{_size(cost.stored_bytes)} of storage",
                _size(limits.stored_mb * MB), ENV["stored_mb"])

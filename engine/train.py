@@ -21,7 +21,6 @@ Keras' ``EarlyStopping`` (monitor, min_delta, patience, restore_best_weights).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -173,6 +172,9 @@ def _finish(run) -> RunResult:
 # threads cost more in hand-offs than they save: small networks train several
 # times faster on one thread, and a busy server is not oversubscribed.
 SMALL_WORK = 1 << 18
+# Above it, ``threads=0`` uses this many: a fixed count, not the host's, because the
+# count decides how a product's sums are split and so the run's exact result.
+LARGE_WORK_THREADS = 2
 
 
 @functools.cache
@@ -181,11 +183,21 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _blas_threads(config: RunConfig):
+def blas_threads(config: RunConfig) -> int:
+    """The BLAS threads ``config`` trains with: its ``threads``, or for 0, one for small work
+    (batch × widest layer ≤ ``SMALL_WORK``) and ``LARGE_WORK_THREADS`` above it.
+
+    A host with fewer cores than that runs fewer threads (the BLAS library's own cap), and
+    then gives the results of the smaller count.
+    """
+    if config.threads:
+        return config.threads
     widest = max((*config.hidden, 64))
-    if config.batch_size * widest <= SMALL_WORK:
-        return _threadpools().limit(limits=1, user_api="blas")
-    return contextlib.nullcontext()
+    return 1 if config.batch_size * widest <= SMALL_WORK else LARGE_WORK_THREADS
+
+
+def _blas_threads(config: RunConfig):
+    return _threadpools().limit(limits=blas_threads(config), user_api="blas")
 
 
 def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None,

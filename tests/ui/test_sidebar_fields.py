@@ -71,6 +71,7 @@ def variants():
             "val_fraction": {"val_fraction": 0.25},
             "test_fraction": {"test_fraction": 0.1},
             "dtype": {"dtype": "float32"},
+            "threads": {"threads": 2},
         }.get(h.name)
         assert changes is not None, f"add a variant for the new field {h.name}"
         out.append((h.name, RunConfig(**{**BASE, **changes})))
