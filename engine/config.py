@@ -54,6 +54,9 @@ def _field(default: Any, help: str, kind: str, **spec: Any) -> Any:
 _MINIBATCH = (("mode", ("minibatch",)),)
 _STOCHASTIC = (("mode", ("sgd", "minibatch")),)
 _EARLY = (("early_stopping", (True,)),)
+# datasets whose task is or may be regression (a CSV's task is chosen with its target)
+_REGRESSION = (("dataset", tuple(name for name, e in data.REGISTRY.items()
+                                 if e.extra.get("task") in ("regression", "auto"))),)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class RunConfig:
     mse_form: str = _field(
         "mean", "Regression loss: mean over outputs (torch MSELoss), ½ of it, Σ over outputs, or "
         "½ Σ as deck 002 writes it (the mean over samples is always taken). Classification "
-        "tasks ignore it.", "choice", choices=tuple(MSE_FORMS), group="model", stacks=True,
+        "tasks ignore it.", "choice", choices=tuple(MSE_FORMS), group="model", show_if=_REGRESSION,
+        stacks=True,
         label="Regression loss",
         titles=(("mean", "Mean over outputs (torch)"), ("half_mean", "½ mean over outputs"),
                 ("sum", "Σ over outputs"), ("half_sum", "½ Σ over outputs (deck 002)")))

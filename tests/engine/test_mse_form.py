@@ -113,3 +113,11 @@ def test_stacked_runs_of_one_form_are_bit_identical_to_training_alone():
         alone = train(cfg)
         np.testing.assert_array_equal(r.params, alone.params)
         np.testing.assert_array_equal(r.history["train_loss"], alone.history["train_loss"])
+
+
+def test_the_regression_loss_is_offered_only_where_the_task_can_be_regression():
+    from engine.config import FIELD
+
+    form = FIELD["mse_form"]
+    assert form.matters({"dataset": "diabetes"}) and form.matters({"dataset": "csv"})
+    assert not form.matters({"dataset": "moons"}) and not form.matters({"dataset": "digits"})
