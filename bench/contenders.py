@@ -10,8 +10,9 @@ shuffling once per epoch and slicing batches off the permutation.
   ``epoch_train_s`` is the engine's own median per-epoch training time
   (``RunResult.timings["per_epoch_s"]``, validation excluded).
 * ``engine core``: the bare update loop, ``MLP.loss_grad`` + ``Optimizer.step``
-  on gathered batches, no validation or history, under the same BLAS-thread
-  limit ``engine.train`` applies to the batch size (``engine.train.SMALL_WORK``).
+  on gathered batches, no validation or history, with ``engine.train``'s
+  thread policy: one BLAS thread, and a large batch's two shards on the threads
+  ``engine.train.run_threads`` gives a default config (two on a 2-core host).
 * ``sklearn``: ``MLPClassifier(...).fit`` with ``tol=0`` and
   ``n_iter_no_change`` huge so that it runs exactly ``max_iter`` epochs;
   ``epoch_s`` = fit time / epochs.
@@ -24,7 +25,6 @@ shuffling once per epoch and slicing batches off the permutation.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -110,24 +110,21 @@ def _controller():
     return ThreadpoolController()
 
 
-def _engine_blas_policy(batch: int, hidden: tuple[int, ...]):
-    """The BLAS-thread limit engine.train applies by default to this batch size (one thread for
-    small work, ``engine.train.SMALL_WORK``, else ``LARGE_WORK_THREADS``), so the core loop runs
-    like the engine; none if the engine has no such policy."""
-    try:
-        from engine.train import LARGE_WORK_THREADS, SMALL_WORK
-    except ImportError:
-        return contextlib.nullcontext()
-    small = batch * max((*hidden, 64)) <= SMALL_WORK
-    return _controller().limit(limits=1 if small else LARGE_WORK_THREADS, user_api="blas")
+def engine_threads() -> int:
+    """The threads ``engine.train`` gives a large batch's shards by default on this host."""
+    from engine.config import RunConfig
+    from engine.train import run_threads
+
+    return run_threads(RunConfig())
 
 
-def engine_core(problem: Problem, cell: Cell, dtype: str) -> Timing:
-    with _engine_blas_policy(problem.batch_size(cell), problem.hidden):
-        return _engine_core(problem, cell, dtype)
+def engine_core(problem: Problem, cell: Cell, dtype: str, threads: int | None = None) -> Timing:
+    """The core loop with one BLAS thread and ``threads`` for the shards (None: the default)."""
+    with _controller().limit(limits=1, user_api="blas"):
+        return _engine_core(problem, cell, dtype, engine_threads() if threads is None else threads)
 
 
-def _engine_core(problem: Problem, cell: Cell, dtype: str) -> Timing:
+def _engine_core(problem: Problem, cell: Cell, dtype: str, threads: int) -> Timing:
     from engine import optim
     from engine.nn import MLP
 
@@ -137,6 +134,7 @@ def _engine_core(problem: Problem, cell: Cell, dtype: str) -> Timing:
     n, d = X.shape
     b = problem.batch_size(cell)
     net = MLP(d, problem.hidden, Y.shape[1], "relu", "softmax", dtype=dtype)
+    net.threads = threads
     t0 = time.perf_counter()
     params = net.init_params(np.random.default_rng([0, 0]), "he_uniform")
     grad = np.zeros_like(params)

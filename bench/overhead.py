@@ -8,8 +8,9 @@ evaluation: the whole call) and the bare core loop (``MLP.loss_grad`` + ``Optimi
 The overhead is ``train ÷ core loop − 1`` of the medians over repetitions, and of the minima (the
 figure least disturbed by other processes on a shared machine); ``--cpu`` times this process's CPU
 seconds instead of wall time, which other processes disturb far less. ``--threads`` instead times the
-core loop with the BLAS pool limited to 1 and to 2 threads, interleaved the same way, to decide
-where a second thread pays. Prints a markdown section; no file is written.
+core loop with a large batch's two shards on 1 and on 2 threads (``engine.nn.shards``; the same
+numbers either way), interleaved the same way, to see where the second thread pays.
+Prints a markdown section; no file is written.
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ def _rows(cells, dtypes, reps: int, pair) -> dict:
 
 def _core_with_threads(threads: int):
     def fn(problem, cell, dtype):
-        with C._controller().limit(limits=threads, user_api="blas"):
-            return C._engine_core(problem, cell, dtype)
+        return C.engine_core(problem, cell, dtype, threads)
     return fn
 
 
@@ -74,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--dtype", nargs="+", default=["float64", "float32"], choices=["float64", "float32"])
     ap.add_argument("--only", action="append", choices=["digits", "synthetic"])
-    ap.add_argument("--threads", action="store_true", help="core loop at 1 vs 2 BLAS threads instead")
+    ap.add_argument("--threads", action="store_true",
+                    help="core loop with the shards on 1 vs 2 threads instead")
     ap.add_argument("--cpu", action="store_true",
                     help="time this process's CPU seconds, not wall time (steadier on a busy machine; "
-                         "one-thread cells only, since idle BLAS threads spin)")
+                         "CPU time adds up both threads of a split batch)")
     args = ap.parse_args(argv)
     global CPU
     CPU = args.cpu

@@ -22,7 +22,7 @@ from engine.nn.losses import MSE_FORMS
 from engine.spec import Hyper
 
 MODES = ("batch", "sgd", "minibatch")
-MAX_THREADS = 8  # BLAS threads a run may ask for
+MAX_THREADS = 2  # threads for a large batch's two shards (engine.nn.shards)
 MAX_EPOCHS = 10_000
 
 
@@ -178,9 +178,9 @@ class RunConfig:
         "float64", "Floating-point type of the parameters and data.", "choice",
         choices=("float64", "float32"), group="advanced", stacks=True, label="Precision")
     threads: int = _field(
-        0, "BLAS threads for the matrix products. 0 picks 1 for small work and 2 for large batches "
-        "of wide layers. The count changes how sums are split, so it is part of the run.", "int",
-        low=0, high=MAX_THREADS, group="advanced", stacks=True, label="BLAS threads")
+        0, "Threads for a large batch, which is computed as two halves: 2 runs them at once, 1 one "
+        "after the other, 0 picks 2 when two cores are free to use. Results are the same.", "int",
+        low=0, high=MAX_THREADS, group="advanced", label="Threads")
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:

@@ -194,11 +194,11 @@ def _from_a(name: str) -> Callable:
     return backward
 
 
-def _softmax_ce_train_t(z, Y, p, delta) -> float:
+def _softmax_ce_train_t(z, Y, p, delta, rows=None) -> float:
     """:func:`engine.nn.losses.softmax_ce_train_t` with its element-wise passes fused."""
     if z.ndim != 2 or _flat(z, Y, p, delta) is None:
-        return _numpy_train["softmax_ce"](z, Y, p, delta)
-    n = z.shape[1]
+        return _numpy_train["softmax_ce"](z, Y, p, delta, rows)
+    n = rows or z.shape[1]
     _fused.shift_by_column_max(z)
     yz = np.vdot(Y, z)
     np.exp(z, out=p)
@@ -207,14 +207,14 @@ def _softmax_ce_train_t(z, Y, p, delta) -> float:
     return (float(np.log(s).sum()) - float(yz)) / n
 
 
-def _sigmoid_bce_train_t(z, Y, p, delta) -> float:
+def _sigmoid_bce_train_t(z, Y, p, delta, rows=None) -> float:
     """:func:`engine.nn.losses.sigmoid_bce_train_t` with the residual fused."""
     f = _flat(p, Y, delta)
     if f is None or _flat(z, p) is None:
-        return _numpy_train["sigmoid_bce"](z, Y, p, delta)
+        return _numpy_train["sigmoid_bce"](z, Y, p, delta, rows)
     from scipy.special import expit
 
-    m = z.size
+    m = z.shape[0] * (rows or z.shape[1])
     expit(z, out=p)
     _fused.residual(*f, z.dtype.type(1.0 / m))
     return (float(np.logaddexp(0.0, z).sum()) - float(np.vdot(Y, z))) / m

@@ -36,8 +36,8 @@ operator sets them with environment variables:
                           minutes of one core)
 ``OPTLAB_MAX_UPDATES``    optimizer updates of one run (default 1000000)
 ``OPTLAB_MAX_STORED_MB``  size of one stored run, in MB (default 128)
-``OPTLAB_MAX_THREADS``    BLAS threads one run may ask for (default 2; ``threads`` 0 asks
-                          for at most 2)
+``OPTLAB_MAX_THREADS``    threads one run may use for the two shards of a large batch
+                          (default 2; ``threads`` 0 uses at most this many)
 
 Each takes a positive number; ``inf`` lifts that cap. The command line lifts
 all of them with ``--no-limits``.
@@ -86,7 +86,7 @@ class Limits:
     gflop: float = 200.0
     updates: float = 1_000_000
     stored_mb: float = 128.0
-    threads: float = 2  # BLAS threads of one run: a pool of runs must not oversubscribe the cores
+    threads: float = 2  # threads of one run (engine.nn.shards)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
@@ -298,10 +298,8 @@ def check(config: RunConfig, limits: Limits | None = None) -> Cost:
     if cost.gflop > limits.gflop:
         refuse(_arithmetic_field(config, cost, limits), f"{_count(cost.gflop)} GFLOP of arithmetic",
                f"{_count(limits.gflop)} GFLOP", ENV["gflop"])
-    from engine.train import blas_threads
-
-    if (n := blas_threads(config)) > limits.threads:
-        refuse("threads", f"{n} BLAS threads", f"{limits.threads:g}", ENV["threads"])
+    if config.threads > limits.threads:  # 0 (automatic) stays within the cap by itself
+        refuse("threads", f"{config.threads} threads", f"{limits.threads:g}", ENV["threads"])
     if cost.stored_bytes > limits.stored_mb * MB:
         refuse(_stored_field(config, cost), f"{_size(cost.stored_bytes)} of storage",
                _size(limits.stored_mb * MB), ENV["stored_mb"])

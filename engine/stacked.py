@@ -39,7 +39,7 @@ from engine import data, optim
 from engine.config import FIELDS, RunConfig
 from engine.nn import MLP
 from engine.nn.stacked import StackedMLP
-from engine.train import RunResult, _blas_threads, _train, train
+from engine.train import RunResult, _blas_threads, _train, run_threads, train
 
 ManyCallback = Callable[[int, dict[str, Any]], Any]
 # should_stop(i) -> True ends run i inside its epoch (status "interrupted")
@@ -131,6 +131,7 @@ def train_stacked(configs: Sequence[RunConfig],
                        first.seed, first.dtype)
         net = MLP(ds.n_features, first.hidden, ds.n_outputs, first.activation, ds.output, False,
                   first.dtype, first.mse_form)
+        net.threads = run_threads(first)
         params = np.zeros((K, net.n_params), dtype=net.dtype)
         grad = np.zeros_like(params)
         runs = [_train(configs[i], callbacks[i], None, (params[k], grad[k]), stops[i])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from engine.loop.history import History
 from engine.loop.stopping import EarlyStopping, StopPoll
 from engine.loop.update import EpochTally, clip, divergence
 from engine.nn import MLP
+from engine.nn.shards import SHARDS
 
 Callback = Callable[[dict[str, Any]], Any]
 # should_stop() -> True ends the run inside its epoch (status "interrupted")
@@ -168,36 +170,41 @@ def _finish(run) -> RunResult:
     raise RuntimeError("a single run asked for a stacked gradient")
 
 
-# Below this many multiply-adds per sample row (batch × widest layer), BLAS
-# threads cost more in hand-offs than they save: small networks train several
-# times faster on one thread, and a busy server is not oversubscribed.
-SMALL_WORK = 1 << 18
-# Above it, ``threads=0`` uses this many: a fixed count, not the host's, because the
-# count decides how a product's sums are split and so the run's exact result.
-LARGE_WORK_THREADS = 2
-
-
 @functools.cache
 def _threadpools() -> ThreadpoolController:
     # scanning the loaded libraries takes milliseconds: do it once per process
     return ThreadpoolController()
 
 
-def blas_threads(config: RunConfig) -> int:
-    """The BLAS threads ``config`` trains with: its ``threads``, or for 0, one for small work
-    (batch × widest layer ≤ ``SMALL_WORK``) and ``LARGE_WORK_THREADS`` above it.
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
-    A host with fewer cores than that runs fewer threads (the BLAS library's own cap), and
-    then gives the results of the smaller count.
+
+def run_threads(config: RunConfig) -> int:
+    """Threads the two shards of ``config``'s large batches use (:mod:`engine.nn.shards`).
+
+    Its ``threads``, or for 0: two where this process may use two cores and
+    the operator's cap (``OPTLAB_MAX_THREADS``) allows it, else one. The
+    count never changes a number, only how long a large batch takes.
     """
     if config.threads:
         return config.threads
-    widest = max((*config.hidden, 64))
-    return 1 if config.batch_size * widest <= SMALL_WORK else LARGE_WORK_THREADS
+    from engine.limits import Limits
+
+    try:
+        cap = Limits.from_env().threads
+    except ValueError:  # a malformed cap is refused where runs are checked; here, be safe
+        cap = 1
+    return int(max(1, min(SHARDS, _usable_cores(), cap)))
 
 
 def _blas_threads(config: RunConfig):
-    return _threadpools().limit(limits=blas_threads(config), user_api="blas")
+    """One BLAS thread for every product: a large batch gets its parallelism from its
+    two shards instead, whose results do not depend on the host's core count."""
+    return _threadpools().limit(limits=1, user_api="blas")
 
 
 def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] | None,
@@ -224,6 +231,7 @@ def _train(config: RunConfig, callback: Callback | None, start: dict[str, Any] |
         ds.n_features, config.hidden, ds.n_outputs, config.activation, ds.output,
         config.batchnorm, config.dtype, config.mse_form,
     )
+    net.threads = run_threads(config)
     opt = optim.create(config.optimizer, **config.optimizer_params)
     X, Y, y = ds.X_train, ds.Y_train, ds.y_train
     n = X.shape[0]

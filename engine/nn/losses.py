@@ -31,9 +31,12 @@ and, on class-major (k, n) arrays as the MLP stores them:
 
 * ``output_t(z, out) -> out``: the output activation (stable);
 * ``value_t(z, Y) -> float``: the mean loss from logits, ``z`` left untouched;
-* ``train_t(z, Y, p, delta) -> float``: one fused pass for training. Writes
-  the outputs into ``p`` (``p`` may be ``z`` for the identity output) and
-  ``dL/dz`` into ``delta``; may overwrite ``z``; returns the mean loss;
+* ``train_t(z, Y, p, delta, rows=None) -> float``: one fused pass for
+  training. Writes the outputs into ``p`` (``p`` may be ``z`` for the
+  identity output) and ``dL/dz`` into ``delta``; may overwrite ``z``; returns
+  the mean loss. ``rows`` is the batch the mean is over when ``z`` holds only
+  part of it (a shard, :mod:`engine.nn.shards`): the shards' returns then add
+  up to the batch's mean loss;
 * ``train_stacked(z, Y, p, delta) -> list[float]``: ``train_t`` for K runs
   at once on (K, k, n) arrays against shared (k, n) targets, bit-identical
   to K ``train_t`` calls (used by :class:`engine.nn.stacked.StackedMLP`).
@@ -72,8 +75,8 @@ def softmax_ce_value_t(z: np.ndarray, Y: np.ndarray) -> float:
     return (float(lse.sum()) - float(np.vdot(Y, zs))) / z.shape[1]
 
 
-def softmax_ce_train_t(z, Y, p, delta) -> float:
-    n = z.shape[1]
+def softmax_ce_train_t(z, Y, p, delta, rows=None) -> float:
+    n = rows or z.shape[1]
     z -= np.maximum.reduce(z, axis=0)  # log-sum-exp shift, per sample
     yz = np.vdot(Y, z)  # sum_i <y_i, z_i>; one-hot columns sum to 1
     np.exp(z, out=p)
@@ -84,13 +87,13 @@ def softmax_ce_train_t(z, Y, p, delta) -> float:
     return (float(np.log(s).sum()) - float(yz)) / n
 
 
-def softmax_ce_train_stacked(z, Y, p, delta) -> list[float]:
+def softmax_ce_train_stacked(z, Y, p, delta, rows=None) -> list[float]:
     """``softmax_ce_train_t`` for K runs at once: z, p, delta (K, k, n), Y (k, n).
 
     Bit-identical per run: the reductions run over the same axis in the same
     order, and the one BLAS reduction (the dot product) is taken run by run.
     """
-    n = z.shape[2]
+    n = rows or z.shape[2]
     z -= np.maximum.reduce(z, axis=1, keepdims=True)
     yz = [float(np.vdot(Y, zk)) for zk in z]
     np.exp(z, out=p)
@@ -112,20 +115,20 @@ def sigmoid_bce_value_t(z, Y) -> float:
     return (float(np.logaddexp(0.0, z).sum()) - float(np.vdot(Y, z))) / z.size
 
 
-def sigmoid_bce_train_t(z, Y, p, delta) -> float:
-    m = z.size
+def sigmoid_bce_train_t(z, Y, p, delta, rows=None) -> float:
+    m = z.shape[0] * (rows or z.shape[1])
     expit(z, out=p)
     np.subtract(p, Y, out=delta)
     delta *= 1.0 / m
     return (float(np.logaddexp(0.0, z).sum()) - float(np.vdot(Y, z))) / m
 
 
-def sigmoid_bce_train_stacked(z, Y, p, delta) -> list[float]:
-    m = z[0].size
+def sigmoid_bce_train_stacked(z, Y, p, delta, rows=None) -> list[float]:
+    m = z.shape[1] * (rows or z.shape[2])
     expit(z, out=p)
     np.subtract(p, Y, out=delta)
     delta *= 1.0 / m
-    soft = np.logaddexp(0.0, z).reshape(z.shape[0], m).sum(axis=1)
+    soft = np.logaddexp(0.0, z).reshape(z.shape[0], -1).sum(axis=1)
     return [(float(a) - float(np.vdot(Y, zk))) / m for a, zk in zip(soft, z, strict=True)]
 
 
@@ -141,8 +144,8 @@ def identity_mse_value_t(z, Y) -> float:
     return float(np.vdot(r, r)) / z.size
 
 
-def identity_mse_train_t(z, Y, p, delta) -> float:
-    m = z.size
+def identity_mse_train_t(z, Y, p, delta, rows=None) -> float:
+    m = z.shape[0] * (rows or z.shape[1])
     if p is not z:
         np.copyto(p, z)
     np.subtract(z, Y, out=delta)
@@ -151,8 +154,8 @@ def identity_mse_train_t(z, Y, p, delta) -> float:
     return loss
 
 
-def identity_mse_train_stacked(z, Y, p, delta) -> list[float]:
-    m = z[0].size
+def identity_mse_train_stacked(z, Y, p, delta, rows=None) -> list[float]:
+    m = z.shape[1] * (rows or z.shape[2])
     if p is not z:
         np.copyto(p, z)
     np.subtract(z, Y, out=delta)
@@ -205,15 +208,15 @@ _register("identity_mse", "Identity + mean squared error", "identity", "regressi
 def _mse_form(half: bool, over_outputs: str):
     c = 0.5 if half else 1.0
 
-    def divisor(z) -> int:  # z: (k, n) class-major, or (K, k, n) stacked
-        return z.shape[-1] * (z.shape[-2] if over_outputs == "mean" else 1)
+    def divisor(z, rows=None) -> int:  # z: (k, n) class-major, or (K, k, n) stacked
+        return (rows or z.shape[-1]) * (z.shape[-2] if over_outputs == "mean" else 1)
 
     def value_t(z, Y) -> float:
         r = z - Y
         return c * float(np.vdot(r, r)) / divisor(z)
 
-    def train_t(z, Y, p, delta) -> float:
-        d = divisor(z)
+    def train_t(z, Y, p, delta, rows=None) -> float:
+        d = divisor(z, rows)
         if p is not z:
             np.copyto(p, z)
         np.subtract(z, Y, out=delta)
@@ -221,8 +224,8 @@ def _mse_form(half: bool, over_outputs: str):
         delta *= 2.0 * c / d
         return loss
 
-    def train_stacked(z, Y, p, delta) -> list[float]:
-        d = divisor(z)
+    def train_stacked(z, Y, p, delta, rows=None) -> list[float]:
+        d = divisor(z, rows)
         if p is not z:
             np.copyto(p, z)
         np.subtract(z, Y, out=delta)

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from engine import kernels
+from engine.nn import shards
 from engine.nn.activations import ACTIVATIONS
 from engine.nn.initializers import INITIALIZERS
 from engine.nn.losses import loss_for_output
@@ -118,6 +119,37 @@ class _Work:
             self.Y = np.empty((k, n), dtype=dtype)
             self.do = np.empty((k, n), dtype=dtype)
             self.doT = self.do.T
+        self.whole = _Part(self, None)
+        self.halves: tuple[_Part, _Part] | None = None
+
+    def split(self, cut: int) -> tuple[_Part, _Part]:
+        """The two shards' views, columns ``[0, cut)`` and ``[cut, n)`` (made once)."""
+        if self.halves is None:
+            self.halves = (_Part(self, slice(0, cut)), _Part(self, slice(cut, self.n)))
+        return self.halves
+
+
+class _Part:
+    """One shard's columns of a :class:`_Work`, or all of them (``cols`` None).
+
+    A shard's views are strided (the row stride is the whole batch), which BLAS
+    takes as a leading dimension through ``np.matmul``; ``np.dot`` needs
+    contiguous outputs, so it serves the whole batch only.
+    """
+
+    def __init__(self, ws: _Work, cols: slice | None) -> None:
+        def cut(a):
+            return a if a is None or cols is None else a[:, cols]
+
+        self.rows = cols if cols is not None else slice(None)
+        self.n = ws.n if cols is None else cols.stop - cols.start
+        self.dot = np.dot if cols is None else np.matmul
+        self.x, self.xa = cut(ws.x), cut(ws.xa)
+        self.inp = [cut(a) for a in ws.inp]
+        self.z, self.h, self.d = ([cut(a) for a in arrs] for arrs in (ws.z, ws.h, ws.d))
+        self.zo, self.p = cut(ws.zo), cut(ws.p)
+        self.Y, self.do = cut(getattr(ws, "Y", None)), cut(getattr(ws, "do", None))
+        self.doT = None if self.do is None else self.do.T
 
 
 class MLP:
@@ -179,6 +211,9 @@ class MLP:
         self._out_fn = lspec.extra["output_t"]
         self._value = lspec.extra["value_t"]
 
+        # threads the two shards of a large batch may use (engine.nn.shards): 1 runs them one
+        # after the other, 2 at once; never changes a number
+        self.threads = 1
         self._nh = len(self.hidden)
         self._sizes = [self.n_in, *self.hidden, self.n_out]
         self._layers: list[_Layer] = []
@@ -189,6 +224,8 @@ class MLP:
             self._layers.append(L)
             start = L.end
         self.n_params = start
+        self._macs = sum((L.fan_in + 1) * L.fan_out for L in self._layers)  # per row and pass
+        self._grad2: np.ndarray | None = None  # the second shard's gradient
         self.layer_names = [f"layer{i + 1}" for i in range(len(self.hidden))] + ["output"]
         self.layer_slices = [slice(L.start, L.end) for L in self._layers]
         self._vcache: dict[int, tuple[np.ndarray, list[_Views]]] = {}
@@ -298,30 +335,61 @@ class MLP:
         """
         P = self._views(params, "params")
         G = self._views(grad, "grad")
-        ws = self._train_ws.get(X.shape[0]) or self._work(self._check_X(X), True)
-        np.copyto(ws.x, X.T)
-        np.copyto(ws.Y, Y.T)
+        n = X.shape[0]
+        ws = self._train_ws.get(n) or self._work(self._check_X(X), True)
+        cut = self.split_at(n)
+        if not cut:
+            loss = self._train_pass(P, G, ws.whole, X, Y, n, ws, state)
+        else:
+            if self._grad2 is None or self._grad2.dtype != grad.dtype:
+                self._grad2 = np.empty_like(grad)
+            first, second = ws.split(cut)
+            G2 = self._views(self._grad2, "grad")
+            losses = [0.0, 0.0]
+
+            def shard(i: int, part: _Part, G: list[_Views]) -> None:
+                losses[i] = self._train_pass(P, G, part, X, Y, n, ws, None)
+
+            shards.both(lambda: shard(0, first, G), lambda: shard(1, second, G2),
+                        self.threads > 1)
+            grad += self._grad2  # fixed order: the first shard's gradient plus the second's
+            loss = losses[0] + losses[1]
+        self.last_output = ws.out
+        return loss
+
+    def split_at(self, n: int) -> int:
+        """Where a batch of ``n`` rows is split into two shards (engine.nn.shards), or 0.
+
+        A batch-norm layer's statistics are over the whole batch, so such a
+        network is never split."""
+        return 0 if self.batchnorm else shards.cut(n, self._macs)
+
+    def _train_pass(self, P: list[_Views], G: list[_Views], ws: _Part, X: np.ndarray,
+                    Y: np.ndarray, n: int, whole: _Work, state) -> float:
+        """Forward and backward over ``ws``'s columns (a shard, or the whole batch of ``n``)."""
+        dot = ws.dot
+        np.copyto(ws.x, X[ws.rows].T)
+        np.copyto(ws.Y, Y[ws.rows].T)
         fwd, bn, nh = self._fwd, self.batchnorm, self._nh
         for i in range(nh):
             z = ws.z[i]
-            np.dot(P[i].WbT, ws.inp[i], out=z)
+            dot(P[i].WbT, ws.inp[i], out=z)
             fwd(z, ws.h[i])
-            if bn:
-                self._bn_train(i, P[i], ws, state)
-        np.dot(P[nh].WbT, ws.inp[nh], out=ws.zo)
-        loss = self._train(ws.zo, ws.Y, ws.p, ws.do)
-        self.last_output = ws.out
+            if bn:  # never split: ws is the whole batch
+                self._bn_train(i, P[i], whole, state)
+        dot(P[nh].WbT, ws.inp[nh], out=ws.zo)
+        loss = self._train(ws.zo, ws.Y, ws.p, ws.do, n)
         # backward
         d, dT, bwd = ws.do, ws.doT, self._bwd
         for i in range(nh, 0, -1):
-            np.dot(ws.inp[i], dT, out=G[i].Wb)
+            dot(ws.inp[i], dT, out=G[i].Wb)
             dprev = ws.d[i - 1]
-            np.dot(P[i].W, d, out=dprev)
+            dot(P[i].W, d, out=dprev)
             if bn:
-                self._bn_backward(i - 1, P[i - 1], G[i - 1], ws, dprev)
+                self._bn_backward(i - 1, P[i - 1], G[i - 1], whole, dprev)
             bwd(ws.z[i - 1], ws.h[i - 1], dprev, ws.z[i - 1])
             d, dT = dprev, dprev.T
-        np.dot(ws.xa, dT, out=G[0].Wb)
+        dot(ws.xa, dT, out=G[0].Wb)
         return loss
 
     def _bn_train(self, i: int, v: _Views, ws: _Work, state) -> None:
@@ -371,11 +439,22 @@ class MLP:
                 "state: None is not allowed; allowed: the batch-norm running statistics "
                 "(init_state(), updated by loss_grad)"
             )
-        np.copyto(ws.x, X.T)
+        cut = self.split_at(ws.n)
+        if not cut:
+            self._eval_pass(P, ws.whole, X, state)
+        else:
+            first, second = ws.split(cut)
+            shards.both(lambda: self._eval_pass(P, first, X, state),
+                        lambda: self._eval_pass(P, second, X, state), self.threads > 1)
+        return ws
+
+    def _eval_pass(self, P: list[_Views], ws: _Part, X: np.ndarray, state) -> None:
+        dot = ws.dot
+        np.copyto(ws.x, X[ws.rows].T)
         nh = self._nh
         for i in range(nh):
             z = ws.z[i]  # the layer's output buffer: everything happens in place
-            np.dot(P[i].WbT, ws.inp[i], out=z)
+            dot(P[i].WbT, ws.inp[i], out=z)
             self._fwd(z, z)
             if self.batchnorm:
                 rm, rv = state[f"bn{i + 1}.mean"], state[f"bn{i + 1}.var"]
@@ -383,8 +462,7 @@ class MLP:
                 shift = P[i].beta - rm * scale
                 z *= scale[:, None]
                 z += shift[:, None]
-        np.dot(P[nh].WbT, ws.inp[nh], out=ws.zo)
-        return ws
+        dot(P[nh].WbT, ws.inp[nh], out=ws.zo)
 
     def _outputs(self, zo: np.ndarray) -> np.ndarray:
         out = np.empty((zo.shape[1], zo.shape[0]), dtype=self.dtype)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.nn import shards
 from engine.nn.losses import loss_for_output
 from engine.nn.mlp import MLP
 
@@ -59,6 +60,29 @@ class _Work:
         self.Y = np.empty((k, n), dtype=dtype)
         self.do = np.empty((K, k, n), dtype=dtype)
         self.doT = self.do.transpose(0, 2, 1)
+        self.n = n
+        self.whole = _Part(self, None)
+        self.halves: tuple[_Part, _Part] | None = None
+
+    def split(self, cut: int) -> tuple[_Part, _Part]:
+        if self.halves is None:
+            self.halves = (_Part(self, slice(0, cut)), _Part(self, slice(cut, self.n)))
+        return self.halves
+
+
+class _Part:
+    """One shard's columns of a :class:`_Work` (or all of them), as in :mod:`engine.nn.mlp`."""
+
+    def __init__(self, ws: _Work, cols: slice | None) -> None:
+        def cut(a):
+            return a if cols is None else a[..., cols]
+
+        self.rows = cols if cols is not None else slice(None)
+        self.x, self.xa, self.Y = cut(ws.x), cut(ws.xa), cut(ws.Y)
+        self.inp = [cut(a) for a in ws.inp]
+        self.z, self.av, self.d = ([cut(a) for a in arrs] for arrs in (ws.z, ws.av, ws.d))
+        self.zo, self.p, self.do = cut(ws.zo), cut(ws.p), cut(ws.do)
+        self.doT = self.do.transpose(0, 2, 1)
 
 
 class StackedMLP:
@@ -77,6 +101,7 @@ class StackedMLP:
         self._loss = loss_for_output(net.output, net.mse_form).extra["train_stacked"]
         self._vcache: dict[int, tuple[np.ndarray, list[_Views]]] = {}
         self._ws: dict[int, _Work] = {}
+        self._grad2: np.ndarray | None = None  # the second shard's gradients
 
     def _views(self, flat: np.ndarray, name: str) -> list[_Views]:
         hit = self._vcache.get(id(flat))
@@ -112,15 +137,37 @@ class StackedMLP:
         (K, n, n_out) view into a work buffer that the next call overwrites.
         """
         P, G = self._views(params, "params"), self._views(grad, "grad")
-        ws = self._work(self.net._check_X(X))
-        np.copyto(ws.x, X.T)
-        np.copyto(ws.Y, Y.T)
+        n = self.net._check_X(X)
+        ws = self._work(n)
+        cut = self.net.split_at(n)  # the single network's split points, so the same sums
+        if not cut:
+            losses = self._pass(P, G, ws.whole, X, Y, n)
+        else:
+            if self._grad2 is None or self._grad2.shape != grad.shape:
+                self._grad2 = np.empty_like(grad)
+            first, second = ws.split(cut)
+            G2 = self._views(self._grad2, "grad")
+            parts: list[list[float]] = [[], []]
+
+            def shard(i: int, part: _Part, G: list[_Views]) -> None:
+                parts[i] = self._pass(P, G, part, X, Y, n)
+
+            shards.both(lambda: shard(0, first, G), lambda: shard(1, second, G2),
+                        self.net.threads > 1)
+            grad += self._grad2  # the first shard's gradient plus the second's, as one run
+            losses = [a + b for a, b in zip(*parts, strict=True)]
+        return losses, ws.out
+
+    def _pass(self, P: list[_Views], G: list[_Views], ws: _Part, X: np.ndarray, Y: np.ndarray,
+              n: int) -> list[float]:
+        np.copyto(ws.x, X[ws.rows].T)
+        np.copyto(ws.Y, Y[ws.rows].T)
         fwd, nh = self._fwd, self._nh
         for i in range(nh):
             np.matmul(P[i].WbT, ws.inp[i], out=ws.z[i])
             fwd(ws.z[i], ws.av[i])
         np.matmul(P[nh].WbT, ws.inp[nh], out=ws.zo)
-        losses = self._loss(ws.zo, ws.Y, ws.p, ws.do)
+        losses = self._loss(ws.zo, ws.Y, ws.p, ws.do, n)
         d, dT, bwd = ws.do, ws.doT, self._bwd
         # dWb = [a; 1] @ delta.T; for one sample an outer product, whose every
         # element is one product (as in BLAS), without a batched matmul's slow broadcast
@@ -132,4 +179,4 @@ class StackedMLP:
             bwd(ws.z[i - 1], ws.av[i - 1], dprev, ws.z[i - 1])
             d, dT = dprev, dprev.transpose(0, 2, 1)
         outer(ws.xa, dT, out=G[0].Wb)
-        return losses, ws.out
+        return losses
