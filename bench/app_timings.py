@@ -5,16 +5,18 @@
 With an empty temporary data folder (``OPTLAB_DATA_DIR``), on the page's
 defaults (digits, six optimizers, 20 epochs, batch 32):
 
-1. first render: nothing trained yet (includes importing the page's modules);
-2. cold run: click the page's run button ("Run comparison"), which trains
-   every default optimizer and stores the runs;
+1. first open: includes importing the page's modules; the page shows a result
+   on first open, so it trains its defaults here when nothing is stored;
+2. click the page's run button ("Run comparison"), which trains what is not
+   trained yet; the cold time is the two together;
 3. re-render from the in-memory cache: the same AppTest, ``run()`` again
    (median of ``--reps``);
 4. "restart": ``st.cache_data.clear()`` / ``st.cache_resource.clear()``,
    a new AppTest on the same data folder; its first render reads the runs
    back from the SQLite run store; then one more re-render from memory.
 
-``ui.cache.TRAIN_CALLS`` is reported per step to show which steps trained.
+The runs the app's orchestrator trained (``Orchestrator.trained``) are reported per step to
+show which steps trained.
 With ``--results`` the "App timings" section of that markdown file (between
 its markers) and the Compare-page row of its Targets table are replaced;
 otherwise the section is printed.
@@ -89,7 +91,7 @@ def measure(reps: int = 3, timeout: float = 900) -> dict:
             return out, time.perf_counter() - t0
 
         out: dict = {"data_dir": "a new temporary folder", "page": "app_pages/compare.py"}
-        calls = lambda: ui_cache.TRAIN_CALLS  # noqa: E731
+        calls = lambda: ui_cache.orchestrator().trained  # noqa: E731  (a new one after a clear)
         at = AppTest.from_file(str(PAGE), default_timeout=timeout)
         c0 = calls()
         _, out["first_render_s"] = timed(at.run)
@@ -144,9 +146,9 @@ def markdown(m: dict) -> tuple[str, str]:
 
     n = m.get("n_runs_expected")
     rows = [
-        ("first render (nothing trained; includes imports)", m["first_render_s"],
+        ("first open of an empty store (includes imports; trains the defaults)", m["first_render_s"],
          m["first_render_trained"], "–"),
-        ("cold run: click “Run comparison” (trains every default optimizer)", m["cold_run_s"],
+        ("click “Run comparison” (trains what is not trained yet)", m["cold_run_s"],
          m["cold_run_trained"], m["cold_run_results"]),
         (f"re-render from the in-memory cache (median of {len(m['cache_rerender_all_s'])})",
          m["cache_rerender_s"], m["cache_rerender_trained"], m["cache_results"]),
@@ -159,22 +161,24 @@ def markdown(m: dict) -> tuple[str, str]:
         f"{n if n is not None else 'the default'} optimizers, 20 epochs, batch 32) through "
         "`streamlit.testing.v1.AppTest`, with `OPTLAB_DATA_DIR` set to " + m["data_dir"] + ".",
         "",
-        "| step | seconds | engine.train calls | leaderboard rows |",
+        "| step | seconds | runs trained | leaderboard rows |",
         "|---|---|---|---|",
     ]
     lines += [f"| {a} | {b:.3f} | {c} | {d} |" for a, b, c, d in rows]
+    cold = m["first_render_s"] + m["cold_run_s"]
     ok_cache = m["cache_rerender_s"] < CACHE_TARGET_S
     ok_store = m["store_render_s"] < CACHE_TARGET_S
     lines += ["", f"Target: re-render from cache < {CACHE_TARGET_S} s: "
               f"{'**met**' if ok_cache else '**not met**'} ({m['cache_rerender_s']:.3f} s); "
               f"from the run store after a restart: {m['store_render_s']:.3f} s "
-              f"({'also' if ok_store else 'not'} under {CACHE_TARGET_S} s). Cold: {m['cold_run_s']:.1f} s."]
+              f"({'also' if ok_store else 'not'} under {CACHE_TARGET_S} s). "
+              f"Cold (open and click): {cold:.1f} s."]
     if m["cache_rerender_trained"] or m["store_trained"]:
         lines += ["", "⚠ a cached re-render called engine.train: the cache did not hold the runs."]
     verdict = "**met**" if ok_cache else "**not met**"
     row = (f"| default Compare page renders from cache in < {CACHE_TARGET_S} s; its cold time | {verdict} | "
            f"memory cache {m['cache_rerender_s']:.3f} s, run store after restart "
-           f"{m['store_render_s']:.3f} s; cold run {m['cold_run_s']:.1f} s (bench/app_timings.py) "
+           f"{m['store_render_s']:.3f} s; cold {cold:.1f} s (bench/app_timings.py) "
            f"{APP_TARGET} |")
     return "\n".join(lines), row
 

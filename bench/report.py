@@ -268,7 +268,34 @@ class Report:
                                              f"{100 * frac:.0f} % of {peak:.1f} GFLOP/s"))
         out.append(("synthetic, full batch: engine f64 ≥ 55 % of the measured f64 matmul roofline",
                     *verdict(checks)))
-        # 5. stacked
+        # 5. synthetic b=128 against scikit-learn
+        checks = []
+        for cell in synth:
+            if cell.batch != 128:
+                continue
+            e = self.engine_key("synthetic")
+            r = self.ratio(cell, "sklearn64", e)
+            checks.append((ge(r, 1.25), f"{cell.optimizer}: {_x(r)} vs sklearn"))
+        out.append(("synthetic, batch 128: engine f64 ≥ 1.25× faster than scikit-learn",
+                    *verdict(checks)))
+        # 6. engine.train's overhead over its core loop
+        checks = []
+        for cell in self.cells:
+            for suf, dt in (("64", "f64"), ("32", "f32")):
+                s, core = self.stats.get((cell, f"engine{suf}")), self.stats.get((cell, f"core{suf}"))
+                if s is None or core is None:
+                    continue
+                over = s.epoch_s / core.epoch_s - 1
+                if over > 0.10:
+                    checks.append((False, f"{cell.label} {dt} {100 * over:+.0f} %"))
+                else:
+                    checks.append((True, ""))
+        bad = [f for ok, f in checks if ok is False]
+        figs = (f"{len(checks) - len(bad)} of {len(checks)} cells within 10 %; over it: "
+                + "; ".join(bad)) if checks else "–"
+        out.append(("engine.train ≤ 10 % over its core loop (validation and history on) in every cell",
+                    verdict(checks)[0], figs))
+        # 7. stacked
         from bench import stacked as S
 
         out.append(("(stretch) eight optimizers at batch 32 stacked ≤ 3× one run", *S.target(self.stacked)))
