@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import RunConfig
+from engine.nn.mlp import EVAL_ROWS
 
 MB = 2**20
 GB = 2**30
@@ -198,7 +199,9 @@ def estimate(config: RunConfig) -> Cost:
         "parameters": params * item * (3 + early + (1 if full_batch else 0)),
         "optimizer state": int(params * state * item),
         "activations": item * (3 * b * outputs + b * d + (2 * b * hidden if config.batchnorm else 0)
-                               + 2 * (n_val + n_test) * outputs),
+                               # evaluation passes run EVAL_ROWS rows at a time
+                               + 2 * (min(n_val, EVAL_ROWS) + min(n_test, EVAL_ROWS)) * outputs
+                               + (n_val + n_test) * k),
         "dataset": (n_train + n_val + n_test) * (8 * d + 2 * item * (d + k)) + n_train * item * (d + k),
         "stored copy": stored,
     }

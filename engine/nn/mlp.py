@@ -40,7 +40,8 @@ variance is left unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,9 @@ BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
 DTYPES = ("float64", "float32")
 _MAX_WORKSPACES = 6  # batch sizes kept (train, last partial batch, val, test, ...)
+# Rows per evaluation pass: a split or a grid is evaluated in chunks of this many rows,
+# so its buffers stay bounded (a few MB, reused, in cache) however large the split is.
+EVAL_ROWS = 2048
 
 
 class _Layer:
@@ -430,23 +434,28 @@ class MLP:
         dy *= v.gcol * ws.invstd[i]
 
     # -- evaluation ----------------------------------------------------------
-    def _forward_eval(self, params: np.ndarray, X: np.ndarray, state) -> _Work:
-        """Eval-mode forward pass; returns the work buffers (logits in ``zo``)."""
+    def _eval_chunks(self, params: np.ndarray, X: np.ndarray, state) -> Iterator[tuple[slice, np.ndarray]]:
+        """Eval-mode forward pass, ``EVAL_ROWS`` rows at a time: yields each chunk's rows
+        and its logits, class-major (a work buffer that the next chunk overwrites)."""
         P = self._views(params, "params")
-        ws = self._work(self._check_X(X), False)
+        n = self._check_X(X)
         if self.batchnorm and state is None:
             raise ValueError(
                 "state: None is not allowed; allowed: the batch-norm running statistics "
                 "(init_state(), updated by loss_grad)"
             )
-        cut = self.split_at(ws.n)
-        if not cut:
-            self._eval_pass(P, ws.whole, X, state)
-        else:
-            first, second = ws.split(cut)
-            shards.both(lambda: self._eval_pass(P, first, X, state),
-                        lambda: self._eval_pass(P, second, X, state), self.threads > 1)
-        return ws
+        for lo in range(0, n, EVAL_ROWS):
+            rows = slice(lo, min(n, lo + EVAL_ROWS))
+            Xc = X[rows]
+            ws = self._work(Xc.shape[0], False)
+            cut = self.split_at(ws.n)
+            if not cut:
+                self._eval_pass(P, ws.whole, Xc, state)
+            else:
+                first, second = ws.split(cut)
+                shards.both(partial(self._eval_pass, P, first, Xc, state),
+                            partial(self._eval_pass, P, second, Xc, state), self.threads > 1)
+            yield rows, ws.zo
 
     def _eval_pass(self, P: list[_Views], ws: _Part, X: np.ndarray, state) -> None:
         dot = ws.dot
@@ -464,34 +473,37 @@ class MLP:
                 z += shift[:, None]
         dot(P[nh].WbT, ws.inp[nh], out=ws.zo)
 
-    def _outputs(self, zo: np.ndarray) -> np.ndarray:
-        out = np.empty((zo.shape[1], zo.shape[0]), dtype=self.dtype)
-        self._out_fn(zo, out.T)
-        return out
-
     def predict(self, params: np.ndarray, X: np.ndarray,
                 state: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Eval-mode outputs, a new (n, n_out) array: probabilities for
         sigmoid/softmax, values for identity. Batch norm uses the running
         statistics in ``state``."""
-        return self._outputs(self._forward_eval(params, X, state).zo)
+        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
+        for rows, zo in self._eval_chunks(params, X, state):
+            self._out_fn(zo, out[rows].T)
+        return out
 
     def logits(self, params: np.ndarray, X: np.ndarray,
                state: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Eval-mode pre-activations of the output layer, a new (n, n_out) array."""
-        return np.ascontiguousarray(self._forward_eval(params, X, state).zo.T)
+        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
+        for rows, zo in self._eval_chunks(params, X, state):
+            out[rows] = zo.T
+        return out
 
     def loss(self, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
              state: Mapping[str, np.ndarray] | None = None) -> float:
         """Eval-mode mean loss."""
-        zo = self._forward_eval(params, X, state).zo
-        return self._value(zo, np.ascontiguousarray(Y.T, dtype=self.dtype))
+        YT = np.ascontiguousarray(Y.T, dtype=self.dtype)
+        return sum(self._value(zo, YT[:, rows]) * self._share(rows, X)
+                   for rows, zo in self._eval_chunks(params, X, state))
 
     def evaluate(self, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
                  state: Mapping[str, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
         """Eval-mode ``(mean loss, outputs)`` from one forward pass."""
-        zo = self._forward_eval(params, X, state).zo
-        return self._value(zo, np.ascontiguousarray(Y.T, dtype=self.dtype)), self._outputs(zo)
+        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
+        loss = self.evaluate_into(params, X, np.ascontiguousarray(Y.T, dtype=self.dtype), out, state)
+        return loss, out
 
     def evaluate_into(self, params: np.ndarray, X: np.ndarray, YT: np.ndarray, out: np.ndarray,
                       state: Mapping[str, np.ndarray] | None = None) -> float:
@@ -499,7 +511,13 @@ class MLP:
         again: ``YT`` is the targets class-major, a C-contiguous (n_out, n)
         array; the outputs are written into ``out``, a C-contiguous (n, n_out)
         array. Returns the mean loss; the numbers equal :meth:`evaluate`'s."""
-        zo = self._forward_eval(params, X, state).zo
-        loss = self._value(zo, YT)
-        self._out_fn(zo, out.T)
+        loss = 0.0
+        for rows, zo in self._eval_chunks(params, X, state):
+            loss += self._value(zo, YT[:, rows]) * self._share(rows, X)
+            self._out_fn(zo, out[rows].T)
         return loss
+
+    @staticmethod
+    def _share(rows: slice, X: np.ndarray) -> float:
+        """A chunk's weight in the mean over all rows (exactly 1.0 for a single chunk)."""
+        return (rows.stop - rows.start) / X.shape[0]

@@ -540,3 +540,25 @@ def test_mse_form_only_affects_the_identity_output_and_is_validated():
     assert set(MSE_FORMS) == {"mean", "half_mean", "sum", "half_sum"}
     with pytest.raises(ValueError, match="mse_form: 'half' is not allowed; allowed: mean"):
         loss_for_output("identity", "half")
+
+
+# -- evaluation in chunks of rows -------------------------------------------------
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_a_split_larger_than_a_chunk_is_evaluated_in_bounded_chunks(output, monkeypatch):
+    from engine.nn import mlp
+
+    monkeypatch.setattr(mlp, "EVAL_ROWS", 50)
+    X, Y, n_out = make_problem(output, n=123)
+    net = MLP(3, (5,), n_out, "tanh", output)
+    params = random_params(net, np.random.default_rng(4))
+    z, _ = ref_forward(net, params, X, train=False)
+    np.testing.assert_allclose(net.logits(params, X), z, rtol=1e-12, atol=1e-14)
+    assert net.loss(params, X, Y) == pytest.approx(ref_loss(output, z, Y), rel=1e-12)
+    loss, out = net.evaluate(params, X, Y)
+    assert loss == pytest.approx(ref_loss(output, z, Y), rel=1e-12)
+    np.testing.assert_array_equal(out, net.predict(params, X))
+    into = np.empty_like(out)
+    assert net.evaluate_into(params, X, np.ascontiguousarray(Y.T), into) == loss
+    np.testing.assert_array_equal(into, out)
+    # no buffer holds more than one chunk: 50, 50 and the last 23 rows
+    assert sorted(net._eval_ws) == [23, 50]
