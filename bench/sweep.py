@@ -171,8 +171,8 @@ def markdown(stack: dict, sweeps: dict, meta: dict) -> str:
     lines = [
         f"### Measured {meta['date']} ({meta['reps']} repetitions{', quick' if meta['quick'] else ''})",
         "",
-        f"The machine is shared with other agents' work: load average {meta['load_before']} before and "
-        f"{meta['load_after']} after; other processes used {meta['other_cores']:.2f} of its "
+        f"Load average {meta['load_before']} before and "
+        f"{meta['load_after']} after; other processes used {meta['other_cores']:.2f} of the machine's "
         f"{meta['cores']} cores on average. Every figure is a median over repetitions run interleaved "
         "(rotated order); ratios within one table are more trustworthy than the absolute times.",
         "",
