@@ -37,7 +37,7 @@ and, on class-major (k, n) arrays as the MLP stores them:
   the mean loss. ``rows`` is the batch the mean is over when ``z`` holds only
   part of it (a shard, :mod:`engine.nn.shards`): the shards' returns then add
   up to the batch's mean loss;
-* ``train_stacked(z, Y, p, delta) -> list[float]``: ``train_t`` for K runs
+* ``train_stacked(z, Y, p, delta, rows=None) -> list[float]``: ``train_t`` for K runs
   at once on (K, k, n) arrays against shared (k, n) targets, bit-identical
   to K ``train_t`` calls (used by :class:`engine.nn.stacked.StackedMLP`).
 """

@@ -146,7 +146,6 @@ class _Part:
             return a if a is None or cols is None else a[:, cols]
 
         self.rows = cols if cols is not None else slice(None)
-        self.n = ws.n if cols is None else cols.stop - cols.start
         self.dot = np.dot if cols is None else np.matmul
         self.x, self.xa = cut(ws.x), cut(ws.xa)
         self.inp = [cut(a) for a in ws.inp]
